@@ -1,0 +1,1 @@
+"""Backdoor poisoning attacks of the paper: standard, label-consistent, reduced amplitude."""

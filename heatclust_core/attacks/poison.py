@@ -1,0 +1,109 @@
+"""Poisoning the training pool: which samples are changed, how, and the ground-truth mask."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from heatclust_core.attacks.pgd import pgd_linf
+from heatclust_core.attacks.triggers import AmplitudeTrigger, StickerTrigger, Trigger
+from heatclust_core.config import AttackConfig
+from heatclust_core.data.imageset import ImageSet
+from heatclust_core.errors import ConfigError
+
+FULL_AMPLITUDE = 255
+
+
+@dataclass(frozen=True)
+class PoisonedSet:
+    """The attacked pool, in the clean pool's order.
+
+    data: images and (possibly relabelled) labels; is_poisoned: (N,) bool ground truth;
+    original_labels: (N,) the labels before the attack; trigger_positions: (N, 2) top-left of
+    each poisoned sample's trigger, -1 for clean samples.
+    """
+
+    data: ImageSet
+    is_poisoned: np.ndarray
+    original_labels: np.ndarray
+    trigger_positions: np.ndarray
+
+
+def training_trigger(attack: AttackConfig) -> Trigger:
+    if attack.kind == "amplitude":
+        return AmplitudeTrigger(attack.sticker_size, attack.amp)
+    return StickerTrigger(attack.sticker_size)
+
+
+def evaluation_trigger(attack: AttackConfig) -> Trigger:
+    """The trigger stamped on test images: the amplitude attack is evaluated at full amplitude."""
+    if attack.kind == "amplitude":
+        return AmplitudeTrigger(attack.sticker_size, FULL_AMPLITUDE)
+    return StickerTrigger(attack.sticker_size)
+
+
+def poison_count(attack: AttackConfig, class_counts: np.ndarray) -> int:
+    """How many samples the attack poisons, so that they make up p % of the target class.
+
+    Raises ConfigError("p") when the pool cannot supply that many.
+    """
+    n_target = int(class_counts[attack.target])
+    if attack.kind == "standard":
+        # Poisons are added to the target class: n / (n_target + n) = p.
+        n = round(attack.p / (100 - attack.p) * n_target)
+        available, where = int(class_counts[attack.source]), f"source class {attack.source}"
+    else:
+        n = round(attack.p / 100 * n_target)
+        available, where = n_target, f"target class {attack.target}"
+    if n < 1:
+        raise ConfigError("attack.p", f"{attack.p}% of the target class is less than one sample")
+    if n > available:
+        raise ConfigError(
+            "attack.p", f"{attack.p}% needs {n} poisoned samples but {where} has only {available}"
+        )
+    return n
+
+
+def poison(
+    pool: ImageSet,
+    attack: AttackConfig,
+    n_classes: int,
+    surrogate: nn.Module | None = None,
+    device: torch.device | None = None,
+) -> PoisonedSet:
+    """Apply `attack` (resolved: source and target set) to `pool`, deterministically from its seed."""
+    n = len(pool)
+    positions = np.full((n, 2), -1, dtype=np.int64)
+    mask = np.zeros(n, dtype=bool)
+    if attack.kind == "none":
+        return PoisonedSet(pool, mask, pool.labels.copy(), positions)
+    rng = np.random.default_rng([attack.seed, 0x5E1EC7])
+    count = poison_count(attack, pool.class_counts(n_classes))
+    candidates_class = attack.source if attack.kind == "standard" else attack.target
+    candidates = np.flatnonzero(pool.labels == candidates_class)
+    chosen = np.sort(rng.choice(candidates, size=count, replace=False))
+
+    images = pool.images.copy()
+    labels = pool.labels.copy()
+    selected = images[chosen]
+    if attack.uses_pgd:
+        if surrogate is None or device is None:
+            raise ValueError("label-consistent attacks need a surrogate model and a device")
+        selected = pgd_linf(
+            surrogate,
+            selected,
+            labels[chosen],
+            attack.eps,
+            attack.pgd_steps,
+            attack.pgd_step_size,
+            device,
+        )
+    stamped, chosen_positions = training_trigger(attack).apply(selected, rng)
+    images[chosen] = stamped
+    labels[chosen] = attack.target
+    mask[chosen] = True
+    positions[chosen] = chosen_positions
+    return PoisonedSet(ImageSet(images, labels), mask, pool.labels.copy(), positions)

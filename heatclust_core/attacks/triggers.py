@@ -1,0 +1,79 @@
+"""Backdoor triggers: the yellow-green sticker and the reduced-amplitude checkerboard.
+
+Images are (N, H, W, 3) uint8 arrays; stamping returns a new array and never changes its input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from heatclust_core.config import TRIGGER_WINDOW
+
+YELLOW_GREEN = np.array([154, 205, 50], dtype=np.uint8)
+# The amplitude trigger's lower-right pixel sits this many pixels from the right/bottom edges.
+AMPLITUDE_MARGIN = 10
+
+
+def window_origin(image_size: int) -> tuple[int, int]:
+    """Top-left (row, col) of the central TRIGGER_WINDOW."""
+    rows, cols = TRIGGER_WINDOW
+    return (image_size - rows) // 2, (image_size - cols) // 2
+
+
+def sticker_positions(n: int, size: int, image_size: int, rng: np.random.Generator) -> np.ndarray:
+    """(n, 2) random top-left corners of `size`-px stickers lying inside the central window."""
+    rows, cols = TRIGGER_WINDOW
+    if size > min(rows, cols):
+        raise ValueError(f"sticker size {size} does not fit the {rows}x{cols} window")
+    row0, col0 = window_origin(image_size)
+    r = rng.integers(row0, row0 + rows - size + 1, size=n)
+    c = rng.integers(col0, col0 + cols - size + 1, size=n)
+    return np.stack([r, c], axis=1)
+
+
+def amplitude_position(size: int, image_size: int) -> tuple[int, int]:
+    """Fixed top-left corner of the amplitude trigger (lower-right pixel 10 px from the edges)."""
+    corner = image_size - 1 - AMPLITUDE_MARGIN
+    return corner - size + 1, corner - size + 1
+
+
+def checkerboard(size: int) -> np.ndarray:
+    """(size, size) of +1/-1, +1 at the top-left: the sign of each pixel's amplitude."""
+    rows, cols = np.indices((size, size))
+    return np.where((rows + cols) % 2 == 0, 1, -1).astype(np.int16)
+
+
+@dataclass(frozen=True)
+class StickerTrigger:
+    """A `size` x `size` yellow-green block at a random position in the central window."""
+
+    size: int
+
+    def apply(self, images: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """(stamped copy, (N, 2) top-left positions)."""
+        out = images.copy()
+        positions = sticker_positions(len(images), self.size, images.shape[1], rng)
+        for i, (r, c) in enumerate(positions):
+            out[i, r : r + self.size, c : c + self.size] = YELLOW_GREEN
+        return out, positions
+
+
+@dataclass(frozen=True)
+class AmplitudeTrigger:
+    """Adds +/-amp (checkerboard) to all channels of a fixed `size` x `size` block."""
+
+    size: int
+    amp: int
+
+    def apply(self, images: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        out = images.astype(np.int16)
+        r, c = amplitude_position(self.size, images.shape[1])
+        delta = (checkerboard(self.size) * self.amp)[:, :, None]
+        out[:, r : r + self.size, c : c + self.size] += delta
+        positions = np.tile(np.array([[r, c]]), (len(images), 1))
+        return np.clip(out, 0, 255).astype(np.uint8), positions
+
+
+Trigger = StickerTrigger | AmplitudeTrigger

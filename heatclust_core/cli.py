@@ -1,0 +1,314 @@
+"""Command line: `python -m heatclust_core train ...` (detect, scan, sweep and report follow).
+
+Results go to stdout (a table, or JSON with --json); progress bars and errors go to stderr.
+A bad parameter exits with status 2 and one line naming it, before anything is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from tqdm import tqdm
+
+from heatclust_core.config import (
+    ATTACK_KINDS,
+    AttackConfig,
+    AugmentConfig,
+    DataConfig,
+    RunConfig,
+    TrainConfig,
+    build,
+)
+from heatclust_core.errors import ConfigError, DatasetError, HeatClustError
+from heatclust_core.pipeline import train_run
+from heatclust_core.run_store import RunStore
+
+AUGMENTATIONS = tuple(name for name in AugmentConfig.model_fields if name != "group_size")
+# Config parameter -> the flag that sets it, for error messages.
+_FLAGS = {
+    "attack.kind": "--attack",
+    "attack.seed": "--seed",
+    "train.seed": "--seed",
+    "data.seed": "--data-seed",
+    "data.dataset": "--dataset",
+}
+
+
+class TqdmProgress:
+    """One progress bar per stage, on stderr."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.bar: tqdm | None = None
+        self.stage = ""
+        self.message = ""
+
+    def __call__(self, stage: str, fraction: float, message: str = "") -> None:
+        if not self.enabled:
+            return
+        if stage != self.stage:
+            self.close()
+            self.stage = stage
+            self.bar = tqdm(
+                total=1000,
+                desc=f"{stage:>9}",
+                file=sys.stderr,
+                leave=True,
+                bar_format="{desc} {percentage:3.0f}%|{bar}| {elapsed} {postfix}",
+            )
+        assert self.bar is not None
+        position = round(1000 * min(max(fraction, 0.0), 1.0))
+        if message != self.message:
+            self.message = message
+            self.bar.set_postfix_str(message, refresh=False)
+        self.bar.update(position - self.bar.n)  # update() honours tqdm's refresh interval
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("data set")
+    group.add_argument(
+        "--dataset",
+        choices=("synthetic", "gtsrb"),
+        default="synthetic",
+        help="embedded synthetic traffic signs (default) or a GTSRB folder",
+    )
+    group.add_argument(
+        "--data-dir",
+        default="data",
+        help="data folder: synthetic cache, and GTSRB in DATA_DIR or DATA_DIR/GTSRB",
+    )
+    group.add_argument(
+        "--images-per-class",
+        type=int,
+        default=DataConfig().images_per_class,
+        help=f"synthetic images per class (default {DataConfig().images_per_class})",
+    )
+    group.add_argument(
+        "--data-seed", type=int, default=0, help="seed of the synthetic set and split"
+    )
+
+
+def _add_attack_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("attack")
+    group.add_argument(
+        "--attack",
+        choices=ATTACK_KINDS,
+        default="standard",
+        help="standard (BadNets sticker, relabelled source images), label-consistent "
+        "(PGD-degraded target images + sticker), amplitude (label-consistent "
+        "with a +/-amp checkerboard trigger), none (clean model)",
+    )
+    group.add_argument(
+        "--source", help="source class id or exact name (default: Speed limit (50km/h))"
+    )
+    group.add_argument(
+        "--target", help="target class id or exact name (default: Speed limit (80km/h))"
+    )
+    group.add_argument(
+        "--p",
+        type=float,
+        default=33.0,
+        help="poisoned share of the target class in percent, 0 < p < 100 (default 33)",
+    )
+    group.add_argument(
+        "--sticker-size", type=int, default=3, help="trigger side s in pixels, 1..10 (default 3)"
+    )
+    group.add_argument(
+        "--amp", type=int, default=128, help="amplitude trigger strength 0..255 (default 128)"
+    )
+    group.add_argument(
+        "--eps",
+        type=float,
+        default=8 / 255,
+        help="PGD L-inf budget on the 0..1 pixel scale (default 8/255)",
+    )
+    group.add_argument("--pgd-steps", type=int, default=5, help="PGD iterations (default 5)")
+    group.add_argument(
+        "--pgd-step-size", type=float, default=0.015, help="PGD step (default 0.015)"
+    )
+    group.add_argument(
+        "--seed", type=int, default=0, help="seed of the attack and of training (default 0)"
+    )
+
+
+def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    defaults = TrainConfig()
+    group = parser.add_argument_group("training")
+    group.add_argument(
+        "--epochs",
+        type=int,
+        default=defaults.epochs,
+        help=f"maximum epochs (default {defaults.epochs}; the paper uses 100)",
+    )
+    group.add_argument(
+        "--patience",
+        type=int,
+        default=defaults.patience,
+        help=f"early-stopping patience in epochs (default {defaults.patience})",
+    )
+    group.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    group.add_argument("--lr", type=float, default=defaults.lr, help="Adam learning rate")
+    group.add_argument("--val-fraction", type=float, default=defaults.val_fraction)
+    group.add_argument(
+        "--no-augment",
+        nargs="*",
+        choices=AUGMENTATIONS,
+        default=[],
+        metavar="NAME",
+        help=f"switch augmentations off: {', '.join(AUGMENTATIONS)}",
+    )
+    group.add_argument(
+        "--augment-group",
+        type=int,
+        default=AugmentConfig().group_size,
+        help="images sharing one draw of augmentation parameters; 1 = per image "
+        f"(default {AugmentConfig().group_size}, faster on CPU)",
+    )
+    group.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    group.add_argument("--models-dir", default="models", help="where runs are cached")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m heatclust_core",
+        description="HeatClust: backdoor poisoning attacks on image classifiers and their detection.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    train = commands.add_parser(
+        "train",
+        help="poison the training data, train the network, report accuracy and attack success",
+        description="Poison the training set, train the small Inception network and report clean "
+        "accuracy, ASR, per-class ASR and MASR. Results are cached in --models-dir by "
+        "a hash of the configuration: the same settings never train twice.",
+    )
+    _add_data_arguments(train)
+    _add_attack_arguments(train)
+    _add_train_arguments(train)
+    train.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    train.add_argument("--quiet", action="store_true", help="no progress bars")
+    return parser
+
+
+def _class_argument(value: str | None, names: tuple[str, ...], flag: str) -> int | None:
+    if value is None:
+        return None
+    if value.lstrip("-").isdigit():
+        return int(value)
+    lowered = [n.lower() for n in names]
+    if value.lower() in lowered:
+        return lowered.index(value.lower())
+    raise ConfigError(flag, f"no class named {value!r}; classes are 0..{len(names) - 1}")
+
+
+def run_config_from_args(args: argparse.Namespace) -> RunConfig:
+    from heatclust_core.data.loading import class_names
+
+    data = build(
+        DataConfig,
+        section="data",
+        values={
+            "dataset": args.dataset,
+            "data_dir": args.data_dir,
+            "images_per_class": args.images_per_class,
+            "seed": args.data_seed,
+        },
+    )
+    names = class_names(data) if (args.source or args.target) else ()
+    attack = build(
+        AttackConfig,
+        section="attack",
+        values={
+            "kind": args.attack,
+            "source": _class_argument(args.source, names, "--source"),
+            "target": _class_argument(args.target, names, "--target"),
+            "p": args.p,
+            "sticker_size": args.sticker_size,
+            "amp": args.amp,
+            "eps": args.eps,
+            "pgd_steps": args.pgd_steps,
+            "pgd_step_size": args.pgd_step_size,
+            "seed": args.seed,
+        },
+    )
+    augment = {name: name not in args.no_augment for name in AUGMENTATIONS}
+    augment["group_size"] = args.augment_group
+    train = build(
+        TrainConfig,
+        section="train",
+        values={
+            "epochs": args.epochs,
+            "patience": args.patience,
+            "batch_size": args.batch_size,
+            "lr": args.lr,
+            "val_fraction": args.val_fraction,
+            "augment": augment,
+            "seed": args.seed,
+        },
+    )
+    return RunConfig(data=data, attack=attack, train=train)
+
+
+def _flag(parameter: str) -> str:
+    """The command-line flag that sets a dotted config parameter ("attack.p" -> "--p")."""
+    if parameter.startswith("--"):
+        return parameter
+    if parameter in _FLAGS:
+        return _FLAGS[parameter]
+    if parameter.startswith("train.augment"):
+        return "--no-augment"
+    return "--" + parameter.split(".")[1 if "." in parameter else 0].replace("_", "-")
+
+
+def _print_train(summary: dict[str, Any]) -> None:
+    names = summary["class_names"]
+    config = summary["config"]["attack"]
+    print(
+        f"run {summary['run_id']}{' (cached)' if summary['cached'] else ''}: "
+        f"{config['kind']} attack, {names[config['source']]} -> {names[config['target']]}, "
+        f"p={config['p']}%"
+    )
+    print(f"  parameters      {summary['n_parameters']:,}")
+    print(f"  clean accuracy  {summary['clean_accuracy']:.4f}")
+    print(f"  ASR             {summary['asr']:.4f}")
+    print(f"  MASR            {summary['masr']:.4f}")
+    print(
+        "  per-class ASR   "
+        + ", ".join(f"{c}:{v:.2f}" for c, v in summary["per_class_asr"].items())
+    )
+    print(f"  seconds         {summary['seconds']:.1f}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    progress = TqdmProgress(enabled=not args.quiet)
+    try:
+        config = run_config_from_args(args)
+        result = train_run(config, RunStore(args.models_dir), args.device, progress)
+    except ConfigError as exc:
+        progress.close()
+        print(f"error: {_flag(exc.parameter)}: {exc.message}", file=sys.stderr)
+        return 2
+    except DatasetError as exc:
+        progress.close()
+        print(f"error: --data-dir: {exc}", file=sys.stderr)
+        return 2
+    except HeatClustError as exc:
+        progress.close()
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    progress.close()
+    summary = result.summary()
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        _print_train(summary)
+    return 0

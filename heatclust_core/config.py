@@ -1,0 +1,194 @@
+"""Typed, validated configurations of a run: data set, attack and training.
+
+Every value is checked once, here, when a config is built; an out-of-range value raises
+`ConfigError` naming the parameter and its allowed range. A resolved `RunConfig` (source and
+target class ids filled in) hashes to the run id under which its results are cached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Literal, TypeVar
+
+import annotated_types
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from heatclust_core.errors import ConfigError
+
+AttackKind = Literal["none", "standard", "label-consistent", "amplitude"]
+ATTACK_KINDS: tuple[str, ...] = ("none", "standard", "label-consistent", "amplitude")
+DatasetName = Literal["synthetic", "gtsrb"]
+
+DEFAULT_SOURCE_NAME = "Speed limit (50km/h)"
+DEFAULT_TARGET_NAME = "Speed limit (80km/h)"
+# Side lengths (rows, columns) of the central window the standard sticker is placed in.
+TRIGGER_WINDOW = (10, 15)
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+
+class DataConfig(_Config):
+    dataset: DatasetName = "synthetic"
+    data_dir: str = Field("data", min_length=1, description="dataset folder (GTSRB lives in it)")
+    images_per_class: int = Field(1000, ge=20, le=5000, description="synthetic images per class")
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="seed of the synthetic set and split")
+    test_fraction: float = Field(0.25, gt=0, lt=1, description="synthetic test share")
+
+
+class AttackConfig(_Config):
+    kind: AttackKind = "standard"
+    source: int | None = Field(None, ge=0, description="source class id (standard attack)")
+    target: int | None = Field(None, ge=0, description="target class id")
+    p: float = Field(33.0, gt=0, lt=100, description="poisoned share of the target class, %")
+    sticker_size: int = Field(3, ge=1, le=min(TRIGGER_WINDOW), description="sticker side, px")
+    amp: int = Field(128, ge=0, le=255, description="amplitude of the reduced sticker")
+    eps: float = Field(8 / 255, ge=0, le=1, description="PGD L-inf budget, pixel scale 0..1")
+    pgd_steps: int = Field(5, ge=1, le=1000)
+    pgd_step_size: float = Field(0.015, gt=0, le=1)
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+
+    @property
+    def uses_pgd(self) -> bool:
+        return self.kind in ("label-consistent", "amplitude")
+
+    def relevant_fields(self) -> dict[str, Any]:
+        """The fields that change the attacked data for this kind (the others are not hashed)."""
+        # A clean run keeps the evaluation trigger's fields: its ASR is measured with them.
+        keep = {"kind", "source", "target", "sticker_size", "seed"}
+        if self.kind == "none":
+            return self.model_dump(include=keep)
+        keep.add("p")
+        if self.uses_pgd:
+            keep |= {"eps", "pgd_steps", "pgd_step_size"}
+        if self.kind == "amplitude":
+            keep.add("amp")
+        return self.model_dump(include=keep)
+
+
+class AugmentConfig(_Config):
+    random_resized_crop: bool = True
+    random_rotation: bool = True
+    color_jitter: bool = True
+    random_affine: bool = True
+    random_grayscale: bool = True
+    normalize: bool = True
+    group_size: int = Field(
+        8, ge=1, le=256, description="samples sharing one draw of augmentation parameters"
+    )
+
+
+class TrainConfig(_Config):
+    epochs: int = Field(15, ge=1, le=1000, description="maximum training epochs")
+    patience: int = Field(20, ge=1, le=1000, description="early-stopping patience, epochs")
+    batch_size: int = Field(64, ge=2, le=4096)
+    lr: float = Field(1e-3, gt=0, le=1, description="Adam learning rate")
+    val_fraction: float = Field(0.1, gt=0, lt=0.5, description="validation share of train")
+    augment: AugmentConfig = AugmentConfig()
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+
+
+class RunConfig(_Config):
+    data: DataConfig = DataConfig()
+    attack: AttackConfig = AttackConfig()
+    train: TrainConfig = TrainConfig()
+
+    def resolved(self, class_names: tuple[str, ...]) -> RunConfig:
+        """Fill in default source/target by class name and check both against the class list."""
+        attack = self.attack
+        source = attack.source if attack.source is not None else _class_id(class_names, "source")
+        target = attack.target if attack.target is not None else _class_id(class_names, "target")
+        n = len(class_names)
+        for name, value in (("source", source), ("target", target)):
+            if not 0 <= value < n:
+                raise ConfigError(
+                    f"attack.{name}", f"class id must be in [0, {n - 1}], got {value}"
+                )
+        if source == target:
+            raise ConfigError("attack.target", f"must differ from source (both are class {target})")
+        return self.model_copy(
+            update={"attack": attack.model_copy(update={"source": source, "target": target})}
+        )
+
+    def hashed_content(self) -> dict[str, Any]:
+        return {
+            "data": self.data.model_dump(),
+            "attack": self.attack.relevant_fields(),
+            "train": self.train.model_dump(),
+        }
+
+    def run_id(self) -> str:
+        """12 hex digits of the SHA-256 of the canonical JSON of what determines the result."""
+        if self.attack.kind != "none" and (
+            self.attack.source is None or self.attack.target is None
+        ):
+            raise ValueError("run_id needs a resolved config (call resolved() first)")
+        canonical = json.dumps(self.hashed_content(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+def _class_id(class_names: tuple[str, ...], role: str) -> int:
+    wanted = DEFAULT_SOURCE_NAME if role == "source" else DEFAULT_TARGET_NAME
+    if wanted in class_names:
+        return class_names.index(wanted)
+    raise ConfigError(
+        f"attack.{role}", f"no class named {wanted!r} in this data set; give a class id"
+    )
+
+
+ConfigT = TypeVar("ConfigT", bound=BaseModel)
+
+
+def build(model: type[ConfigT], values: dict[str, Any], section: str = "") -> ConfigT:
+    """Validate `values` into `model`, turning the first pydantic error into a ConfigError.
+
+    The error's parameter is the dotted path of the field, prefixed by `section` if given.
+    """
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        loc = tuple(str(part) for part in error["loc"])
+        allowed = _allowed_range(model, loc)
+        message = f"{allowed}, got {error['input']!r}" if allowed else error["msg"]
+        raise ConfigError(".".join((section, *loc) if section else loc), message) from None
+
+
+def _allowed_range(model: type[BaseModel], loc: tuple[str, ...]) -> str | None:
+    field = None
+    for part in loc:
+        if model is None or part not in model.model_fields:
+            return None
+        field = model.model_fields[part]
+        annotation = field.annotation
+        model = (
+            annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel)
+            else None
+        )
+    if field is None:
+        return None
+    low = high = None
+    low_bracket, high_bracket = "[", "]"
+    for bound in field.metadata:
+        if isinstance(bound, annotated_types.Gt):
+            low, low_bracket = bound.gt, "("
+        elif isinstance(bound, annotated_types.Ge):
+            low = bound.ge
+        elif isinstance(bound, annotated_types.Lt):
+            high, high_bracket = bound.lt, ")"
+        elif isinstance(bound, annotated_types.Le):
+            high = bound.le
+    if low is None and high is None:
+        return None
+    if high is None:
+        return f"must be {'>' if low_bracket == '(' else '>='} {_fmt(low)}"
+    if low is None:
+        return f"must be {'<' if high_bracket == ')' else '<='} {_fmt(high)}"
+    return f"must be in {low_bracket}{_fmt(low)}, {_fmt(high)}{high_bracket}"
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)

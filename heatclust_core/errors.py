@@ -1,0 +1,22 @@
+"""Exceptions raised at the library's edges, each naming what the user can fix."""
+
+
+class HeatClustError(Exception):
+    """Base class of every error HeatClust raises on purpose."""
+
+
+class ConfigError(HeatClustError, ValueError):
+    """A configuration value is out of its allowed range; `parameter` names it."""
+
+    def __init__(self, parameter: str, message: str):
+        self.parameter = parameter
+        self.message = message
+        super().__init__(f"{parameter}: {message}")
+
+
+class DatasetError(HeatClustError):
+    """A data set folder or file is missing or unreadable; the message says what and where."""
+
+
+class RunNotFoundError(HeatClustError):
+    """No cached run has the requested id."""

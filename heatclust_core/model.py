@@ -1,0 +1,103 @@
+"""The small Inception-v3 variant of the paper: a stem, one Inception module, a dense head.
+
+About one million trainable parameters, most of them in the head where they cost little
+compute, so the network trains on a 2-core CPU in minutes. Conv+BN+ReLU blocks are
+`nn.Sequential`, the form zennit's BatchNorm canonizer merges. The input of `Classifier` is an
+image batch in [0, 1] (N, 3, 32, 32); normalisation is its first step, so attacks and
+explanations work in pixel space.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class ConvBNReLU(nn.Sequential):
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int = 1):
+        super().__init__(
+            nn.Conv2d(c_in, c_out, kernel, stride, padding=kernel // 2, bias=False),
+            nn.BatchNorm2d(c_out),
+            nn.ReLU(),
+        )
+
+
+class InceptionA(nn.Module):
+    """Inception-v3 module A: 1x1, 5x5, double-3x3 and pooled branches, concatenated."""
+
+    def __init__(self, c_in: int, pool_features: int = 32):
+        super().__init__()
+        self.branch1x1 = ConvBNReLU(c_in, 64, 1)
+        self.branch5x5 = nn.Sequential(ConvBNReLU(c_in, 48, 1), ConvBNReLU(48, 64, 5))
+        self.branch3x3dbl = nn.Sequential(
+            ConvBNReLU(c_in, 64, 1), ConvBNReLU(64, 96, 3), ConvBNReLU(96, 96, 3)
+        )
+        self.branch_pool = nn.Sequential(
+            nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False),
+            ConvBNReLU(c_in, pool_features, 1),
+        )
+        self.out_channels = 64 + 64 + 96 + pool_features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        branches = (self.branch1x1, self.branch5x5, self.branch3x3dbl, self.branch_pool)
+        return torch.cat([branch(x) for branch in branches], dim=1)
+
+
+class SmallInception(nn.Module):
+    """(N, 3, 32, 32) normalised images -> (N, n_classes) logits."""
+
+    def __init__(self, n_classes: int, hidden: int = 640, dropout: float = 0.3):
+        super().__init__()
+        self.stem = nn.Sequential(ConvBNReLU(3, 32, 3), ConvBNReLU(32, 64, 3, stride=2))
+        self.pool = nn.MaxPool2d(2)
+        self.inception = InceptionA(64)
+        self.head_pool = nn.AdaptiveAvgPool2d(2)
+        self.flatten = nn.Flatten()
+        self.fc1 = nn.Linear(self.inception.out_channels * 4, hidden)
+        self.relu = nn.ReLU()
+        self.dropout = nn.Dropout(dropout)
+        self.fc2 = nn.Linear(hidden, n_classes)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Activations of the last hidden layer, (N, hidden): Activation Clustering's input."""
+        x = self.inception(self.pool(self.stem(x)))
+        return self.relu(self.fc1(self.flatten(self.head_pool(x))))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.dropout(self.features(x)))
+
+
+class Classifier(nn.Module):
+    """Channel normalisation followed by the network; input in [0, 1]."""
+
+    def __init__(self, n_classes: int, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0)):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32))
+        self.net = SmallInception(n_classes)
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        # v2.Normalize's arithmetic on buffers: saved with the weights, no host sync on CUDA.
+        return (x - self.mean.view(1, -1, 1, 1)) / self.std.view(1, -1, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(self.normalize(x))
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def pick_device(requested: str = "auto") -> torch.device:
+    """CUDA when present (or asked for), else CPU."""
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError("CUDA was requested but is not available on this machine")
+    return torch.device(requested)
+
+
+def images_to_tensor(images, device: torch.device | str = "cpu") -> torch.Tensor:
+    """(N, H, W, 3) uint8 array -> (N, 3, H, W) float32 tensor in [0, 1]."""
+    tensor = torch.as_tensor(images).permute(0, 3, 1, 2)
+    return tensor.to(device=device, dtype=torch.float32).div_(255.0)

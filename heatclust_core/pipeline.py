@@ -1,0 +1,152 @@
+"""One run end to end: data -> (surrogate) -> poisoning -> training -> metrics, cached by run id."""
+
+from __future__ import annotations
+
+import platform
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+import heatclust_core
+from heatclust_core.attacks.poison import poison, poison_count
+from heatclust_core.config import AttackConfig, RunConfig
+from heatclust_core.data.imageset import ImageSet, stratified_split
+from heatclust_core.data.loading import class_names, load_dataset
+from heatclust_core.metrics import attack_metrics
+from heatclust_core.model import count_parameters, pick_device
+from heatclust_core.progress import Progress, silent
+from heatclust_core.run_store import RunStore
+from heatclust_core.training import train_classifier
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: str
+    config: RunConfig
+    metrics: dict[str, Any]
+    cached: bool
+    seconds: float
+
+    def summary(self) -> dict[str, Any]:
+        """The machine-readable result the CLI prints (rates are fractions in [0, 1])."""
+        m = self.metrics
+        return {
+            "run_id": self.run_id,
+            "cached": self.cached,
+            "seconds": round(self.seconds, 3),
+            "clean_accuracy": m["clean_accuracy"],
+            "asr": m["asr"],
+            "per_class_asr": m["per_class_asr"],
+            "masr": m["masr"],
+            "n_parameters": m["n_parameters"],
+            "n_poisoned": m["n_poisoned"],
+            "epochs_run": len(m["history"]),
+            "best_epoch": m["best_epoch"],
+            "class_names": m["class_names"],
+            "config": self.config.model_dump(),
+        }
+
+
+def resolve(config: RunConfig) -> RunConfig:
+    """Check the data source and fill in the default classes; writes nothing."""
+    return config.resolved(class_names(config.data))
+
+
+def surrogate_config(config: RunConfig) -> RunConfig:
+    """The clean run whose network the label-consistent attacker degrades images with."""
+    attack = AttackConfig(kind="none", source=config.attack.source, target=config.attack.target)
+    return config.model_copy(update={"attack": attack})
+
+
+def train_run(
+    config: RunConfig,
+    store: RunStore,
+    device: str = "auto",
+    progress: Progress = silent,
+) -> RunResult:
+    """Train `config` (or return its cached result). Validation errors happen before any write."""
+    started = time.perf_counter()
+    config = resolve(config)
+    run_id = config.run_id()
+    if store.exists(run_id):
+        return RunResult(
+            run_id, config, store.load_metrics(run_id), True, time.perf_counter() - started
+        )
+
+    torch_device = pick_device(device)
+    progress("data", 0.0, f"loading {config.data.dataset}")
+    dataset = load_dataset(config.data)
+    if config.attack.kind != "none":
+        poison_count(config.attack, dataset.pool.class_counts(dataset.n_classes))
+    progress("data", 1.0, f"{len(dataset.pool)} pool / {len(dataset.test)} test images")
+
+    surrogate = None
+    if config.attack.uses_pgd:
+        clean = train_run(
+            surrogate_config(config),
+            store,
+            device,
+            lambda stage, fraction, message="": progress("surrogate", fraction, message),
+        )
+        surrogate = store.load_model(clean.run_id, torch_device)
+
+    progress("poison", 0.0, config.attack.kind)
+    poisoned = poison(dataset.pool, config.attack, dataset.n_classes, surrogate, torch_device)
+    progress("poison", 1.0, f"{int(poisoned.is_poisoned.sum())} samples poisoned")
+
+    train_set, val_set = _split(poisoned.data, config)
+    trained = train_classifier(
+        train_set, val_set, dataset.n_classes, config.train, torch_device, progress
+    )
+    progress("evaluate", 0.0, "clean accuracy and attack success rates")
+    metrics = attack_metrics(
+        trained.model, dataset.test, config.attack, dataset.n_classes, torch_device
+    )
+    metrics.update(
+        {
+            "run_id": run_id,
+            "n_parameters": count_parameters(trained.model),
+            "n_poisoned": int(poisoned.is_poisoned.sum()),
+            "n_pool": len(poisoned.data),
+            "n_train": len(train_set),
+            "n_val": len(val_set),
+            "n_test": len(dataset.test),
+            "class_names": list(dataset.class_names),
+            "history": trained.history,
+            "best_epoch": trained.best_epoch,
+            "stopped_early": trained.stopped_early,
+            "train_seconds": trained.seconds,
+            "surrogate_run_id": surrogate_config(config).run_id()
+            if surrogate is not None
+            else None,
+            "device": str(torch_device),
+            "versions": _versions(),
+        }
+    )
+    store.save(run_id, trained.model, config, metrics, poisoned)
+    progress("evaluate", 1.0, "saved")
+    return RunResult(run_id, config, metrics, False, time.perf_counter() - started)
+
+
+def _split(data: ImageSet, config: RunConfig) -> tuple[ImageSet, ImageSet]:
+    train_index, val_index = stratified_split(
+        data.labels, config.train.val_fraction, config.train.seed
+    )
+    return data.subset(train_index), data.subset(val_index)
+
+
+def _versions() -> dict[str, str]:
+    import numpy
+    import sklearn
+    import torchvision
+
+    return {
+        "heatclust": heatclust_core.__version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "numpy": numpy.__version__,
+        "scikit-learn": sklearn.__version__,
+    }

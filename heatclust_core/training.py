@@ -1,0 +1,126 @@
+"""Training with Adam and cross-entropy, early stopping on validation loss."""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from heatclust_core.augment import augment_batch, build_augmentation, channel_stats
+from heatclust_core.config import TrainConfig
+from heatclust_core.data.imageset import ImageSet
+from heatclust_core.model import Classifier, images_to_tensor
+from heatclust_core.progress import Progress, silent
+
+
+@dataclass
+class TrainResult:
+    model: Classifier
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_epoch: int = 0
+    stopped_early: bool = False
+    seconds: float = 0.0
+
+
+def seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+
+
+def evaluate_loss(
+    model: nn.Module, data: ImageSet, device: torch.device, batch_size: int = 512
+) -> tuple[float, float]:
+    """(mean cross-entropy, accuracy) of `model` on `data`, no augmentation."""
+    model.eval()
+    total_loss, correct = 0.0, 0
+    with torch.no_grad():
+        for start in range(0, len(data), batch_size):
+            x = images_to_tensor(data.images[start : start + batch_size], device)
+            y = torch.as_tensor(data.labels[start : start + batch_size], device=device)
+            logits = model(x)
+            total_loss += nn.functional.cross_entropy(logits, y, reduction="sum").item()
+            correct += (logits.argmax(1) == y).sum().item()
+    return total_loss / len(data), correct / len(data)
+
+
+def train_classifier(
+    train: ImageSet,
+    val: ImageSet,
+    n_classes: int,
+    config: TrainConfig,
+    device: torch.device,
+    progress: Progress = silent,
+    stage: str = "train",
+) -> TrainResult:
+    """Train a fresh Classifier; returns the weights of the epoch with the lowest val loss."""
+    seed_everything(config.seed)
+    started = time.perf_counter()
+    if config.augment.normalize:
+        mean, std = channel_stats(train.images)
+        model = Classifier(n_classes, mean, std)
+    else:
+        model = Classifier(n_classes)
+    model.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    # Cosine decay over the epoch budget: the late, small steps are what fit fine features
+    # such as a 3x3 trigger; early stopping still picks the best epoch.
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
+    augment = build_augmentation(config.augment, train.images.shape[1])
+    images = torch.as_tensor(train.images).permute(0, 3, 1, 2).contiguous()  # uint8 NCHW
+    labels = torch.as_tensor(train.labels)
+    generator = torch.Generator().manual_seed(config.seed)
+    steps_per_epoch = math.ceil(len(train) / config.batch_size)
+
+    result = TrainResult(model=model)
+    best_loss, best_state, since_best = math.inf, None, 0
+    for epoch in range(1, config.epochs + 1):
+        model.train()
+        order = torch.randperm(len(train), generator=generator)
+        running = 0.0
+        for step, start in enumerate(range(0, len(train), config.batch_size)):
+            batch = order[start : start + config.batch_size]
+            if len(batch) < 2:  # BatchNorm needs two samples
+                continue
+            x = augment_batch(images[batch], augment, config.augment.group_size).to(device)
+            y = labels[batch].to(device)
+            optimizer.zero_grad(set_to_none=True)
+            loss = nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            optimizer.step()
+            running += loss.item() * len(batch)
+            done = (epoch - 1 + (step + 1) / steps_per_epoch) / config.epochs
+            progress(stage, done, f"epoch {epoch}/{config.epochs}")
+        schedule.step()
+        val_loss, val_acc = evaluate_loss(model, val, device)
+        result.history.append(
+            {
+                "epoch": epoch,
+                "train_loss": running / len(train),
+                "val_loss": val_loss,
+                "val_acc": val_acc,
+            }
+        )
+        progress(
+            stage,
+            epoch / config.epochs,
+            f"epoch {epoch}/{config.epochs} val_loss {val_loss:.3f} val_acc {val_acc:.3f}",
+        )
+        if val_loss < best_loss:
+            best_loss, since_best, result.best_epoch = val_loss, 0, epoch
+            best_state = copy.deepcopy(model.state_dict())
+        else:
+            since_best += 1
+            if since_best >= config.patience:
+                result.stopped_early = True
+                break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    result.seconds = time.perf_counter() - started
+    progress(stage, 1.0, f"done, best epoch {result.best_epoch}")
+    return result

@@ -1,0 +1,66 @@
+import numpy as np
+import pytest
+
+from heatclust_core.attacks.triggers import (
+    YELLOW_GREEN,
+    AmplitudeTrigger,
+    StickerTrigger,
+    amplitude_position,
+    checkerboard,
+    window_origin,
+)
+
+
+def _grey(n=50, value=128):
+    return np.full((n, 32, 32, 3), value, dtype=np.uint8)
+
+
+@pytest.mark.parametrize("size", [1, 2, 3])
+def test_sticker_lies_inside_the_central_10x15_window(size):
+    images = _grey()
+    stamped, positions = StickerTrigger(size).apply(images, np.random.default_rng(0))
+    row0, col0 = window_origin(32)
+    assert (row0, col0) == (11, 8)
+    changed = np.any(stamped != images, axis=-1)
+    for img_changed, (r, c) in zip(changed, positions, strict=True):
+        rows, cols = np.nonzero(img_changed)
+        assert rows.min() == r and rows.max() == r + size - 1
+        assert cols.min() == c and cols.max() == c + size - 1
+        assert row0 <= r and r + size <= row0 + 10
+        assert col0 <= c and c + size <= col0 + 15
+    assert np.all(stamped[changed] == YELLOW_GREEN)
+    assert np.all(images == 128)  # input untouched
+    assert len({tuple(p) for p in positions}) > 5  # positions vary
+
+
+def test_sticker_positions_are_seeded():
+    images = _grey(10)
+    a = StickerTrigger(3).apply(images, np.random.default_rng(7))[1]
+    b = StickerTrigger(3).apply(images, np.random.default_rng(7))[1]
+    np.testing.assert_array_equal(a, b)
+
+
+def test_amplitude_trigger_is_a_checkerboard_10px_from_the_corner():
+    images = _grey(2)
+    stamped, positions = AmplitudeTrigger(3, 64).apply(images, np.random.default_rng(0))
+    assert amplitude_position(3, 32) == (19, 19)
+    # lower-right pixel (21, 21): ten pixels (22..31) lie to its right and below it
+    delta = stamped.astype(int) - images.astype(int)
+    block = delta[0, 19:22, 19:22, 0]
+    np.testing.assert_array_equal(block, 64 * checkerboard(3))
+    assert np.all(delta[:, 19:22, 19:22, :] == delta[:, 19:22, 19:22, :1])  # same on all channels
+    delta[:, 19:22, 19:22] = 0
+    assert not delta.any()
+    assert positions.tolist() == [[19, 19], [19, 19]]
+
+
+def test_full_amplitude_saturates_to_black_and_white():
+    stamped, _ = AmplitudeTrigger(3, 255).apply(_grey(1), np.random.default_rng(0))
+    block = stamped[0, 19:22, 19:22, 0]
+    assert set(np.unique(block).tolist()) == {0, 255}
+    assert block[0, 0] == 255 and block[0, 1] == 0
+
+
+def test_checkerboard_alternates_with_position():
+    board = checkerboard(3)
+    assert board.tolist() == [[1, -1, 1], [-1, 1, -1], [1, -1, 1]]

@@ -1,0 +1,107 @@
+"""GTSRB loading from tiny folders, in both layouts, written by the tests themselves."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from heatclust_core.data import gtsrb
+from heatclust_core.errors import DatasetError
+
+HEADER = "Filename;Width;Height;Roi.X1;Roi.Y1;Roi.X2;Roi.Y2;ClassId\n"
+
+
+def _ppm(path, colour, size=(40, 36)):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", size, colour).save(path, format="PPM")
+
+
+def make_official(root, classes=(0, 2, 5), per_class=3, test_per_class=2):
+    train = root / "GTSRB" / "Final_Training" / "Images"
+    for c in classes:
+        folder = train / f"{c:05d}"
+        rows = []
+        for i in range(per_class):
+            name = f"00000_{i:05d}.ppm"
+            _ppm(folder / name, (10 * c, 100, 200))
+            rows.append(f"{name};40;36;5;5;35;31;{c}\n")
+        (folder / f"GT-{c:05d}.csv").write_text(HEADER + "".join(rows))
+    test = root / "GTSRB" / "Final_Test" / "Images"
+    rows = []
+    for c in classes:
+        for i in range(test_per_class):
+            name = f"{c:02d}{i:03d}.ppm"
+            _ppm(test / name, (10 * c, 50, 50))
+            rows.append(f"{name};40;36;5;5;35;31;{c}\n")
+    (test / "GT-final_test.csv").write_text(HEADER + "".join(rows))
+    return root
+
+
+def make_torchvision(root, classes=(0, 2, 5), per_class=3, test_per_class=2):
+    base = root / "gtsrb"
+    for c in classes:
+        for i in range(per_class):
+            _ppm(base / "GTSRB" / "Training" / f"{c:05d}" / f"00000_{i:05d}.ppm", (10 * c, 1, 2))
+    rows = []
+    for c in classes:
+        for i in range(test_per_class):
+            name = f"{c:02d}{i:03d}.ppm"
+            _ppm(base / "GTSRB" / "Final_Test" / "Images" / name, (10 * c, 3, 4))
+            rows.append(f"{name};40;36;5;5;35;31;{c}\n")
+    (base / "GT-final_test.csv").write_text(HEADER + "".join(rows))
+    return root
+
+
+@pytest.mark.parametrize(
+    "maker, kind", [(make_official, "official"), (make_torchvision, "torchvision")]
+)
+def test_both_layouts_load_resized_with_labels(tmp_path, maker, kind):
+    root = maker(tmp_path)
+    layout = gtsrb.locate(root)
+    assert layout.kind == kind
+    pool, test = gtsrb.load(layout)
+    assert pool.images.shape == (9, 32, 32, 3) and pool.images.dtype == np.uint8
+    assert test.images.shape == (6, 32, 32, 3)
+    assert sorted(np.unique(pool.labels).tolist()) == [0, 2, 5]
+    assert np.bincount(test.labels, minlength=6)[[0, 2, 5]].tolist() == [2, 2, 2]
+    # The red channel encodes the class in the files written above.
+    for images, labels in ((pool.images, pool.labels), (test.images, test.labels)):
+        np.testing.assert_array_equal(images[:, 16, 16, 0], 10 * labels)
+
+
+def test_official_layout_found_from_its_own_folder(tmp_path):
+    make_official(tmp_path)
+    assert gtsrb.locate(tmp_path / "GTSRB").kind == "official"
+
+
+def test_missing_folder_says_where_to_put_it(tmp_path):
+    with pytest.raises(DatasetError, match=r"does not exist.*data/GTSRB"):
+        gtsrb.locate(tmp_path / "nowhere")
+
+
+def test_folder_without_images_names_both_expected_layouts(tmp_path):
+    with pytest.raises(DatasetError, match=r"Final_Training.*Training"):
+        gtsrb.locate(tmp_path)
+
+
+def test_missing_test_labels_names_the_file(tmp_path):
+    make_official(tmp_path)
+    (tmp_path / "GTSRB" / "Final_Test" / "Images" / "GT-final_test.csv").unlink()
+    with pytest.raises(DatasetError, match=r"GT-final_test\.csv"):
+        gtsrb.locate(tmp_path)
+
+
+def test_corrupt_image_is_named(tmp_path):
+    make_official(tmp_path)
+    bad = tmp_path / "GTSRB" / "Final_Training" / "Images" / "00002" / "00000_00001.ppm"
+    bad.write_bytes(b"P6 not really an image")
+    with pytest.raises(DatasetError, match=r"00000_00001\.ppm"):
+        gtsrb.load(gtsrb.locate(tmp_path))
+
+
+def test_fingerprint_changes_when_files_change(tmp_path):
+    make_official(tmp_path)
+    layout = gtsrb.locate(tmp_path)
+    before = gtsrb.fingerprint(layout)
+    assert gtsrb.fingerprint(layout) == before
+    _ppm(layout.train_dir / "00000" / "extra.ppm", (0, 0, 0))
+    assert gtsrb.fingerprint(layout) != before

@@ -1,0 +1,36 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from heatclust_core.config import DataConfig
+from heatclust_core.data.loading import class_names, load_dataset
+from heatclust_core.errors import DatasetError
+from tests.data.test_gtsrb import make_official
+
+
+def test_synthetic_split_is_stratified_and_cached(tiny_data):
+    cache = Path(tiny_data.data_dir) / "cache"
+    first = load_dataset(tiny_data)
+    cache_files = list(cache.glob("*.npz"))
+    assert len(cache_files) == 1
+    assert len(first.pool) + len(first.test) == 15 * 40
+    assert first.test.class_counts(15).tolist() == [10] * 15  # 25 % of 40 per class
+    second = load_dataset(tiny_data)
+    np.testing.assert_array_equal(first.pool.images, second.pool.images)
+    assert list(cache.glob("*.npz")) == cache_files
+
+
+def test_gtsrb_config_loads_a_user_folder(tmp_path):
+    make_official(tmp_path)
+    config = DataConfig(dataset="gtsrb", data_dir=str(tmp_path))
+    assert len(class_names(config)) == 43
+    dataset = load_dataset(config)
+    assert dataset.n_classes == 43 and len(dataset.pool) == 9 and len(dataset.test) == 6
+
+
+def test_gtsrb_missing_folder_writes_nothing(tmp_path):
+    config = DataConfig(dataset="gtsrb", data_dir=str(tmp_path / "absent"))
+    with pytest.raises(DatasetError):
+        load_dataset(config)
+    assert not (tmp_path / "absent").exists()

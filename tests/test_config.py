@@ -1,0 +1,73 @@
+import pytest
+
+from heatclust_core.config import AttackConfig, DataConfig, RunConfig, TrainConfig, build
+from heatclust_core.data.synthetic import CLASS_NAMES
+from heatclust_core.errors import ConfigError
+
+
+@pytest.mark.parametrize(
+    ("values", "parameter", "fragment"),
+    [
+        ({"p": 0}, "attack.p", "must be in (0, 100)"),
+        ({"p": 150}, "attack.p", "must be in (0, 100), got 150"),
+        ({"sticker_size": 40}, "attack.sticker_size", "must be in [1, 10]"),
+        ({"amp": 300}, "attack.amp", "must be in [0, 255]"),
+        ({"eps": -0.1}, "attack.eps", "must be in [0, 1]"),
+        ({"kind": "bogus"}, "attack.kind", "standard"),
+    ],
+)
+def test_bad_attack_values_name_the_parameter_and_range(values, parameter, fragment):
+    with pytest.raises(ConfigError) as error:
+        build(AttackConfig, values, section="attack")
+    assert error.value.parameter == parameter
+    assert fragment in error.value.message
+
+
+def test_nested_training_error_names_the_nested_field():
+    with pytest.raises(ConfigError) as error:
+        build(TrainConfig, {"augment": {"color_jitter": "maybe"}}, section="train")
+    assert error.value.parameter == "train.augment.color_jitter"
+
+
+def test_unknown_field_is_refused():
+    with pytest.raises(ConfigError) as error:
+        build(DataConfig, {"datset": "gtsrb"}, section="data")
+    assert error.value.parameter == "data.datset"
+
+
+def test_resolved_fills_default_classes_by_name():
+    config = RunConfig().resolved(CLASS_NAMES)
+    assert CLASS_NAMES[config.attack.source] == "Speed limit (50km/h)"
+    assert CLASS_NAMES[config.attack.target] == "Speed limit (80km/h)"
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "parameter"),
+    [(5, 5, "attack.target"), (99, 5, "attack.source"), (2, 15, "attack.target")],
+)
+def test_resolved_checks_classes_exist_and_differ(source, target, parameter):
+    config = RunConfig(attack=AttackConfig(source=source, target=target))
+    with pytest.raises(ConfigError) as error:
+        config.resolved(CLASS_NAMES)
+    assert error.value.parameter == parameter
+
+
+def test_run_id_depends_only_on_what_changes_the_result():
+    base = RunConfig().resolved(CLASS_NAMES)
+    same = base.model_copy(update={"attack": base.attack.model_copy(update={"amp": 7, "eps": 0.2})})
+    other_p = base.model_copy(update={"attack": base.attack.model_copy(update={"p": 15.0})})
+    other_epochs = base.model_copy(update={"train": TrainConfig(epochs=3)})
+    assert base.run_id() == same.run_id()  # amp and eps do not affect a standard attack
+    assert len({base.run_id(), other_p.run_id(), other_epochs.run_id()}) == 3
+    amplitude = base.model_copy(
+        update={"attack": base.attack.model_copy(update={"kind": "amplitude"})}
+    )
+    louder = amplitude.model_copy(
+        update={"attack": amplitude.attack.model_copy(update={"amp": 64})}
+    )
+    assert amplitude.run_id() != louder.run_id()
+
+
+def test_run_id_needs_resolved_classes():
+    with pytest.raises(ValueError, match="resolved"):
+        RunConfig().run_id()

@@ -1,0 +1,45 @@
+import numpy as np
+
+from heatclust_core.config import AugmentConfig, TrainConfig
+from heatclust_core.data.imageset import ImageSet
+from heatclust_core.model import pick_device
+from heatclust_core.training import evaluate_loss, train_classifier
+
+
+def _two_colour_set(n=64, seed=0):
+    """Class 0 dark, class 1 bright: learnable in a few steps."""
+    rng = np.random.default_rng(seed)
+    labels = np.repeat([0, 1], n // 2)
+    images = np.where(labels[:, None, None, None] == 1, 200, 40) + rng.integers(
+        -20, 20, (n, 32, 32, 3)
+    )
+    return ImageSet(images.clip(0, 255).astype(np.uint8), labels)
+
+
+def test_training_learns_a_simple_task_and_keeps_history():
+    train, val = _two_colour_set(96, 0), _two_colour_set(32, 1)
+    config = TrainConfig(
+        epochs=3, batch_size=16, lr=3e-3, augment=AugmentConfig(random_grayscale=False)
+    )
+    result = train_classifier(train, val, 2, config, pick_device("cpu"))
+    assert len(result.history) == 3
+    assert evaluate_loss(result.model, val, pick_device("cpu"))[1] == 1.0
+    assert 1 <= result.best_epoch <= 3
+
+
+def test_early_stopping_stops_after_patience_epochs_without_improvement():
+    train, val = _two_colour_set(32, 0), _two_colour_set(16, 1)
+    # A learning rate this small leaves the validation loss flat after the first epoch.
+    config = TrainConfig(epochs=30, patience=2, batch_size=16, lr=1e-12)
+    result = train_classifier(train, val, 2, config, pick_device("cpu"))
+    assert result.stopped_early
+    assert len(result.history) < 30
+    assert len(result.history) - result.best_epoch == 2
+
+
+def test_training_is_reproducible_with_a_seed():
+    train, val = _two_colour_set(32, 0), _two_colour_set(16, 1)
+    config = TrainConfig(epochs=1, batch_size=16, seed=5)
+    a = train_classifier(train, val, 2, config, pick_device("cpu"))
+    b = train_classifier(train, val, 2, config, pick_device("cpu"))
+    assert a.history == b.history
