@@ -195,7 +195,12 @@ def _torchvision_samples(layout: GtsrbLayout, split: str) -> list[tuple[Path, in
     except (RuntimeError, OSError, KeyError) as exc:
         raise DatasetError(f"torchvision could not read GTSRB under {layout.root}: {exc}") from None
     # torchvision keeps (path, label) pairs; reading them directly lets us name a corrupt file.
-    return [(Path(path), int(label)) for path, label in dataset._samples]
+    samples = [(Path(path), int(label)) for path, label in dataset._samples]
+    if split == "train":
+        # torchvision numbers training folders by their sorted position, which is wrong when a
+        # class folder is absent; the folder name is the class id.
+        samples = [(path, _class_from_folder(path.parent)) for path, _ in samples]
+    return samples
 
 
 def _load(samples: list[tuple[Path, int]], what: str) -> ImageSet:

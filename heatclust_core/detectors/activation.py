@@ -1,0 +1,70 @@
+"""Activation Clustering (Chen et al. 2018): hidden activations -> PCA (10 dims) -> k-means++."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.decomposition import PCA
+
+from heatclust_core.detectors.base import Detector, kmeans_with_silhouette
+from heatclust_core.errors import ConfigError
+from heatclust_core.model import Classifier, images_to_tensor
+
+# The last hidden layer before the classifier: fc1 after its ReLU.
+DEFAULT_LAYER = "relu"
+
+
+def layer_names(model: Classifier) -> list[str]:
+    """Names of the network's modules whose output can be clustered."""
+    return [name for name, _ in model.net.named_modules() if name]
+
+
+def activations(
+    model: Classifier, images: np.ndarray, layer: str, device: torch.device, batch_size: int = 512
+) -> np.ndarray:
+    """(N, D) flattened outputs of `layer` (a module name of model.net) for uint8 images."""
+    modules = dict(model.net.named_modules())
+    if layer not in modules or not layer:
+        raise ConfigError("layer", f"unknown layer {layer!r}; choose one of {', '.join(layer_names(model))}")
+    captured: list[torch.Tensor] = []
+    hook = modules[layer].register_forward_hook(lambda _m, _i, out: captured.append(out.flatten(1).cpu()))
+    model.eval().to(device)
+    try:
+        with torch.no_grad():
+            for start in range(0, len(images), batch_size):
+                model(images_to_tensor(images[start : start + batch_size], device))
+    finally:
+        hook.remove()
+    return torch.cat(captured).numpy()
+
+
+class ActivationClustering(Detector):
+    name = "ac"
+
+    def __init__(
+        self,
+        model: Classifier,
+        layer: str = DEFAULT_LAYER,
+        n_components: int = 10,
+        device: torch.device | str = "cpu",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if layer not in layer_names(model):
+            raise ConfigError("layer", f"unknown layer {layer!r}; choose one of {', '.join(layer_names(model))}")
+        self.model = model
+        self.layer = layer
+        self.n_components = n_components
+        self.device = torch.device(device)
+
+    def fit(self, images: np.ndarray, labels: np.ndarray) -> ActivationClustering:
+        with self._timed("features"):
+            acts = activations(self.model, images, self.layer, self.device)
+            n = min(self.n_components, *acts.shape)
+            reduced = PCA(n_components=n, random_state=self.seed).fit_transform(acts)
+        with self._timed("clustering"):
+            cluster_labels, silhouette = kmeans_with_silhouette(reduced, self.k, self.seed)
+        self.features_ = reduced
+        self.embedding_ = reduced[:, :2]
+        self._finish(cluster_labels, silhouette)
+        return self

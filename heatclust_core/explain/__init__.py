@@ -1,0 +1,1 @@
+"""Explanations: LRP heatmaps (zennit) and the relevance point clouds built from them."""

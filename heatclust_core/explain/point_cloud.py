@@ -1,0 +1,55 @@
+"""Relevance point clouds: the pixels that hold the top share of a heatmap's positive mass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from heatclust_core.errors import ConfigError
+from heatclust_core.gw.engine import MetricMeasure
+
+
+@dataclass(frozen=True)
+class PointCloud:
+    """coords: (n, 2) pixel (row, col); weights: (n,) relevance mass summing to 1."""
+
+    coords: np.ndarray
+    weights: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return len(self.weights)
+
+    def distance_matrix(self) -> np.ndarray:
+        """(n, n) Euclidean distances between the pixels, divided by their maximum."""
+        diff = self.coords[:, None, :].astype(np.float64) - self.coords[None, :, :]
+        distances = np.sqrt((diff**2).sum(-1))
+        top = distances.max()
+        return distances / top if top > 0 else distances
+
+    def metric_measure(self) -> MetricMeasure:
+        return MetricMeasure(torch.from_numpy(self.distance_matrix()), torch.from_numpy(self.weights))
+
+
+def point_cloud(heatmap: np.ndarray, share: float = 0.99) -> PointCloud:
+    """Keep pixels in descending positive relevance until their mass reaches `share` of the total.
+
+    heatmap: (H, W). A heatmap with no positive relevance falls back to its absolute values.
+    """
+    if not 0 < share <= 1:
+        raise ConfigError("relevance_share", f"must be in (0, 1], got {share}")
+    mass = np.clip(heatmap, 0, None).astype(np.float64).ravel()
+    if mass.sum() <= 0:
+        mass = np.abs(heatmap).astype(np.float64).ravel()
+    if mass.sum() <= 0:  # an all-zero heatmap: every pixel alike
+        mass = np.ones_like(mass)
+    order = np.argsort(-mass, kind="stable")
+    cumulative = np.cumsum(mass[order])
+    keep = int(np.searchsorted(cumulative, share * cumulative[-1] * (1 - 1e-12))) + 1
+    chosen = order[:keep]
+    chosen = chosen[mass[chosen] > 0] if (mass[chosen] > 0).any() else chosen
+    rows, cols = np.unravel_index(chosen, heatmap.shape)
+    weights = mass[chosen] / mass[chosen].sum()
+    return PointCloud(np.stack([rows, cols], axis=1), weights)
