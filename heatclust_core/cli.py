@@ -23,9 +23,13 @@ from heatclust_core.config import (
     TrainConfig,
     build,
 )
-from heatclust_core.errors import ConfigError, DatasetError, HeatClustError
+from heatclust_core.detect_run import DetectConfig, run_detection
+from heatclust_core.detectors.flagging import FLAG_RULES
+from heatclust_core.errors import ConfigError, DatasetError, HeatClustError, RunNotFoundError
+from heatclust_core.model import pick_device
 from heatclust_core.pipeline import train_run
 from heatclust_core.run_store import RunStore
+from heatclust_core.scan import scan_classes
 
 AUGMENTATIONS = tuple(name for name in AugmentConfig.model_fields if name != "group_size")
 # Config parameter -> the flag that sets it, for error messages.
@@ -35,6 +39,7 @@ _FLAGS = {
     "train.seed": "--seed",
     "data.seed": "--data-seed",
     "data.dataset": "--dataset",
+    "class_id": "--class",
 }
 
 
@@ -193,8 +198,111 @@ def _parser() -> argparse.ArgumentParser:
     _add_data_arguments(train)
     _add_attack_arguments(train)
     _add_train_arguments(train)
-    train.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
-    train.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    detect = commands.add_parser(
+        "detect",
+        help="run a detector (raw, ac, hc) on a trained run's suspicious class",
+        description="Cluster the training samples of one class of a finished run and score the "
+        "flagged cluster against the attack's ground truth (ACC, TPR, TNR, precision, F1).",
+    )
+    detect.add_argument("--run", required=True, help="run id printed by `train`")
+    detect.add_argument(
+        "--detector",
+        choices=("raw", "ac", "hc"),
+        default="hc",
+        help="raw clustering, Activation Clustering or Heatmap Clustering (default)",
+    )
+    detect.add_argument(
+        "--class",
+        dest="class_id",
+        type=int,
+        help="suspicious class id (default: the run's target class)",
+    )
+    defaults = DetectConfig()
+    detect.add_argument("--k", type=int, default=defaults.k, help="clusters (default 2)")
+    detect.add_argument(
+        "--flag-rule",
+        choices=FLAG_RULES,
+        default=defaults.flag_rule,
+        help="which cluster is called poisoned (ART's rules; default smaller)",
+    )
+    detect.add_argument("--seed", type=int, default=defaults.seed)
+    detect.add_argument(
+        "--reducer",
+        choices=("pca", "ica"),
+        default=defaults.reducer,
+        help="raw clustering: PCA or FastICA",
+    )
+    detect.add_argument(
+        "--n-components",
+        type=int,
+        default=defaults.n_components,
+        help="raw/AC: reduced dimensions (default 10)",
+    )
+    detect.add_argument(
+        "--layer",
+        default=defaults.layer,
+        help=f"AC: module of the network whose activations are clustered (default {defaults.layer}: the last hidden layer)",
+    )
+    detect.add_argument(
+        "--relevance-share",
+        type=float,
+        default=defaults.relevance_share,
+        help="HC: share of positive relevance kept per heatmap, (0, 1] (default 0.99)",
+    )
+    detect.add_argument(
+        "--epsilon",
+        type=float,
+        default=defaults.epsilon,
+        help="HC: entropic regularisation of GW, > 0 (default 0.01)",
+    )
+    detect.add_argument(
+        "--barycenter-size",
+        type=int,
+        default=defaults.barycenter_size,
+        help="HC: points of each GW barycenter (default 32)",
+    )
+    detect.add_argument(
+        "--max-iter",
+        type=int,
+        default=defaults.max_iter,
+        help="HC: k-means iterations at most (default 10)",
+    )
+    detect.add_argument(
+        "--explain-class",
+        choices=("label", "predicted"),
+        default=defaults.explain_class,
+        help="HC: explain the labelled (default) or the predicted class",
+    )
+    detect.add_argument(
+        "--lrp-composite",
+        default=defaults.lrp_composite,
+        choices=(
+            "epsilon-plus-flat",
+            "epsilon-plus",
+            "epsilon-alpha2-beta1-flat",
+            "epsilon-alpha2-beta1",
+        ),
+    )
+
+    scan = commands.add_parser(
+        "scan",
+        help="rank every class of a run by how suspicious its activation clustering looks",
+        description="Activation Clustering on every class; classes whose two clusters separate "
+        "most cleanly (highest silhouette) come first.",
+    )
+    scan.add_argument("--run", required=True, help="run id printed by `train`")
+    scan.add_argument("--layer", default=DetectConfig().layer)
+    scan.add_argument("--seed", type=int, default=0)
+
+    for sub in (train, detect, scan):
+        sub.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+        sub.add_argument("--quiet", action="store_true", help="no progress bars")
+        if sub is not train:
+            sub.add_argument(
+                "--device", default="auto", help="auto (CUDA when present), cpu or cuda"
+            )
+            sub.add_argument("--models-dir", default="models", help="where runs are cached")
     return parser
 
 
@@ -287,12 +395,79 @@ def _print_train(summary: dict[str, Any]) -> None:
     print(f"  seconds         {summary['seconds']:.1f}")
 
 
+def _train(args: argparse.Namespace, progress: TqdmProgress) -> dict[str, Any]:
+    config = run_config_from_args(args)
+    return train_run(config, RunStore(args.models_dir), args.device, progress).summary()
+
+
+def _detect(args: argparse.Namespace, progress: TqdmProgress) -> dict[str, Any]:
+    values = {
+        name: getattr(args, name)
+        for name in DetectConfig.model_fields
+        if getattr(args, name, None) is not None
+    }
+    config = build(DetectConfig, values)
+    result = run_detection(RunStore(args.models_dir), args.run, config, args.device, progress)
+    # The per-sample arrays are saved in the run folder; stdout gets the scores.
+    return {
+        k: v for k, v in result.items() if k not in ("sample_index", "cluster_labels", "embedding")
+    }
+
+
+def _scan(args: argparse.Namespace, progress: TqdmProgress) -> dict[str, Any]:
+    store = RunStore(args.models_dir)
+    metrics = store.load_metrics(args.run)
+    device = pick_device(args.device)
+    ranking = scan_classes(
+        store.load_model(args.run, device),
+        store.load_train_set(args.run),
+        metrics["class_names"],
+        device,
+        layer=args.layer,
+        seed=args.seed,
+        progress=progress,
+    )
+    return {"run_id": args.run, "ranking": ranking}
+
+
+def _print_detect(result: dict[str, Any]) -> None:
+    print(
+        f"{result['detector']} on class {result['class']} ({result['class_name']}) of run "
+        f"{result['run_id']}: {result['n_samples']} samples, {result['n_poisoned']} poisoned"
+    )
+    print(
+        f"  ACC {result['acc']:.4f}  TPR {result['tpr']:.4f}  TNR {result['tnr']:.4f}  "
+        f"precision {result['precision']:.4f}  F1 {result['f1']:.4f}"
+    )
+    print(
+        f"  TP {result['tp']}  TN {result['tn']}  FP {result['fp']}  FN {result['fn']}  "
+        f"flagged cluster {result['flagged_cluster']} of sizes {result['cluster_sizes']}"
+    )
+    print("  seconds " + ", ".join(f"{k} {v:.1f}" for k, v in result["seconds"].items()))
+
+
+def _print_scan(result: dict[str, Any]) -> None:
+    print(f"class scan of run {result['run_id']} (most suspicious first)")
+    for entry in result["ranking"]:
+        print(
+            f"  {entry['class']:>3} {entry['name']:<28} score {entry['score']:.3f}  "
+            f"smaller cluster {entry['smaller_share']:.2f}"
+        )
+
+
+_COMMANDS = {
+    "train": (_train, _print_train),
+    "detect": (_detect, _print_detect),
+    "scan": (_scan, _print_scan),
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     progress = TqdmProgress(enabled=not args.quiet)
+    run, show = _COMMANDS[args.command]
     try:
-        config = run_config_from_args(args)
-        result = train_run(config, RunStore(args.models_dir), args.device, progress)
+        result = run(args, progress)
     except ConfigError as exc:
         progress.close()
         print(f"error: {_flag(exc.parameter)}: {exc.message}", file=sys.stderr)
@@ -301,14 +476,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         progress.close()
         print(f"error: --data-dir: {exc}", file=sys.stderr)
         return 2
+    except RunNotFoundError as exc:
+        progress.close()
+        print(f"error: --run: {exc}", file=sys.stderr)
+        return 2
     except HeatClustError as exc:
         progress.close()
         print(f"error: {exc}", file=sys.stderr)
         return 1
     progress.close()
-    summary = result.summary()
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print(json.dumps(result, indent=2))
     else:
-        _print_train(summary)
+        show(result)
     return 0

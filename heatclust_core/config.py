@@ -26,11 +26,13 @@ DEFAULT_TARGET_NAME = "Speed limit (80km/h)"
 TRIGGER_WINDOW = (10, 15)
 
 
-class _Config(BaseModel):
+class BaseConfig(BaseModel):
+    """Frozen, no unknown fields, defaults validated too."""
+
     model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
 
 
-class DataConfig(_Config):
+class DataConfig(BaseConfig):
     dataset: DatasetName = "synthetic"
     data_dir: str = Field("data", min_length=1, description="dataset folder (GTSRB lives in it)")
     images_per_class: int = Field(1000, ge=20, le=5000, description="synthetic images per class")
@@ -38,7 +40,7 @@ class DataConfig(_Config):
     test_fraction: float = Field(0.25, gt=0, lt=1, description="synthetic test share")
 
 
-class AttackConfig(_Config):
+class AttackConfig(BaseConfig):
     kind: AttackKind = "standard"
     source: int | None = Field(None, ge=0, description="source class id (standard attack)")
     target: int | None = Field(None, ge=0, description="target class id")
@@ -68,7 +70,7 @@ class AttackConfig(_Config):
         return self.model_dump(include=keep)
 
 
-class AugmentConfig(_Config):
+class AugmentConfig(BaseConfig):
     random_resized_crop: bool = True
     random_rotation: bool = True
     color_jitter: bool = True
@@ -80,7 +82,7 @@ class AugmentConfig(_Config):
     )
 
 
-class TrainConfig(_Config):
+class TrainConfig(BaseConfig):
     epochs: int = Field(15, ge=1, le=1000, description="maximum training epochs")
     patience: int = Field(20, ge=1, le=1000, description="early-stopping patience, epochs")
     batch_size: int = Field(64, ge=2, le=4096)
@@ -90,7 +92,7 @@ class TrainConfig(_Config):
     seed: int = Field(0, ge=0, le=2**31 - 1)
 
 
-class RunConfig(_Config):
+class RunConfig(BaseConfig):
     data: DataConfig = DataConfig()
     attack: AttackConfig = AttackConfig()
     train: TrainConfig = TrainConfig()

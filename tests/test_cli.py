@@ -129,3 +129,88 @@ def test_module_entry_point_help():
         "--json",
     ):
         assert flag in result.stdout
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tiny-run")
+    dirs = ["--data-dir", str(root / "data"), "--models-dir", str(root / "models")]
+    assert main(["train", *dirs, *TINY, "--json"]) == 0
+    run_id = next(p.name for p in (root / "models").iterdir() if not p.name.startswith("."))
+    return run_id, root / "models"
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["--detector", "raw"],
+        ["--detector", "raw", "--reducer", "ica"],
+        ["--detector", "ac", "--flag-rule", "relative-size"],
+        [
+            "--detector",
+            "hc",
+            "--relevance-share",
+            "0.5",
+            "--barycenter-size",
+            "8",
+            "--max-iter",
+            "2",
+            "--epsilon",
+            "0.05",
+        ],
+    ],
+)
+def test_detect_json_reports_rates_counts_and_stage_times(capsys, tiny_run, extra):
+    run_id, models = tiny_run
+    code, out, _ = _run(
+        capsys, "detect", "--run", run_id, "--models-dir", str(models), "--quiet", "--json", *extra
+    )
+    assert code == 0
+    result = json.loads(out)
+    assert result["class"] == 5 and result["n_samples"] == 45 and result["n_poisoned"] == 15
+    assert result["tp"] + result["tn"] + result["fp"] + result["fn"] == 45
+    assert result["tp"] + result["fn"] == 15
+    assert result["acc"] == pytest.approx((result["tp"] + result["tn"]) / 45)
+    for key in ("tpr", "tnr", "precision", "f1", "flagged_cluster"):
+        assert key in result
+    assert set(result["seconds"]) == {"features", "clustering", "total"}
+    saved = list((models / run_id / "detections").glob(f"{result['detector']}-*.json"))
+    assert saved
+
+
+def test_scan_ranks_every_class(capsys, tiny_run):
+    run_id, models = tiny_run
+    code, out, _ = _run(
+        capsys, "scan", "--run", run_id, "--models-dir", str(models), "--quiet", "--json"
+    )
+    assert code == 0
+    ranking = json.loads(out)["ranking"]
+    assert sorted(entry["class"] for entry in ranking) == list(range(15))
+    scores = [entry["score"] for entry in ranking]
+    assert scores == sorted(scores, reverse=True)
+
+
+@pytest.mark.parametrize(
+    ("argv", "flag"),
+    [
+        (["--k", "1"], "--k"),
+        (["--relevance-share", "0"], "--relevance-share"),
+        (["--relevance-share", "1.5"], "--relevance-share"),
+        (["--epsilon", "0"], "--epsilon"),
+        (["--class", "99"], "--class"),
+    ],
+)
+def test_detect_refuses_bad_parameters(capsys, tiny_run, argv, flag):
+    run_id, models = tiny_run
+    before = sorted(p.name for p in (models / run_id).rglob("*"))
+    code, out, err = _run(
+        capsys, "detect", "--run", run_id, "--models-dir", str(models), "--quiet", *argv
+    )
+    assert code == 2 and out == ""
+    assert err.strip().startswith(f"error: {flag}:"), err
+    assert sorted(p.name for p in (models / run_id).rglob("*")) == before
+
+
+def test_detect_on_a_missing_run_names_the_run(capsys, tmp_path):
+    code, _, err = _run(capsys, "detect", "--run", "nope", "--models-dir", str(tmp_path), "--quiet")
+    assert code == 2 and err.startswith("error: --run:") and "nope" in err

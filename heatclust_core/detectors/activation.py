@@ -25,9 +25,13 @@ def activations(
     """(N, D) flattened outputs of `layer` (a module name of model.net) for uint8 images."""
     modules = dict(model.net.named_modules())
     if layer not in modules or not layer:
-        raise ConfigError("layer", f"unknown layer {layer!r}; choose one of {', '.join(layer_names(model))}")
+        raise ConfigError(
+            "layer", f"unknown layer {layer!r}; choose one of {', '.join(layer_names(model))}"
+        )
     captured: list[torch.Tensor] = []
-    hook = modules[layer].register_forward_hook(lambda _m, _i, out: captured.append(out.flatten(1).cpu()))
+    hook = modules[layer].register_forward_hook(
+        lambda _m, _i, out: captured.append(out.flatten(1).cpu())
+    )
     model.eval().to(device)
     try:
         with torch.no_grad():
@@ -51,7 +55,9 @@ class ActivationClustering(Detector):
     ):
         super().__init__(**kwargs)
         if layer not in layer_names(model):
-            raise ConfigError("layer", f"unknown layer {layer!r}; choose one of {', '.join(layer_names(model))}")
+            raise ConfigError(
+                "layer", f"unknown layer {layer!r}; choose one of {', '.join(layer_names(model))}"
+            )
         self.model = model
         self.layer = layer
         self.n_components = n_components

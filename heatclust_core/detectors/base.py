@@ -28,7 +28,9 @@ class Detector(ABC):
         if k < 2:
             raise ConfigError("k", f"must be >= 2, got {k}")
         if flag_rule not in FLAG_RULES:
-            raise ConfigError("flag_rule", f"must be one of {', '.join(FLAG_RULES)}, got {flag_rule!r}")
+            raise ConfigError(
+                "flag_rule", f"must be one of {', '.join(FLAG_RULES)}, got {flag_rule!r}"
+            )
         self.k = k
         self.flag_rule = flag_rule
         self.seed = seed
@@ -60,6 +62,8 @@ class Detector(ABC):
 
 def kmeans_with_silhouette(features: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, float]:
     """k-means++ (scikit-learn, 10 restarts) on (N, d) features; returns labels and silhouette."""
-    labels = KMeans(n_clusters=k, init="k-means++", n_init=10, random_state=seed).fit_predict(features)
+    labels = KMeans(n_clusters=k, init="k-means++", n_init=10, random_state=seed).fit_predict(
+        features
+    )
     silhouette = float(silhouette_score(features, labels)) if len(np.unique(labels)) > 1 else 0.0
     return labels, silhouette

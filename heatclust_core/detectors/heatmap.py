@@ -42,7 +42,9 @@ class HeatmapClustering(Detector):
         if not 0 < relevance_share <= 1:
             raise ConfigError("relevance_share", f"must be in (0, 1], got {relevance_share}")
         if explain_class not in ("label", "predicted"):
-            raise ConfigError("explain_class", f"must be 'label' or 'predicted', got {explain_class!r}")
+            raise ConfigError(
+                "explain_class", f"must be 'label' or 'predicted', got {explain_class!r}"
+            )
         self.model = model
         self.relevance_share = relevance_share
         self.gw_options = GWOptions(epsilon=epsilon, tol=gw_tol)
@@ -70,7 +72,9 @@ class HeatmapClustering(Detector):
             spaces = [cloud.metric_measure() for cloud in self.point_clouds_]
             self.progress("features", 1.0, f"{len(spaces)} point clouds")
         with self._timed("clustering"):
-            result = gw_kmeans(spaces, self.kmeans_options, self.gw_options, self.device, self.progress)
+            result = gw_kmeans(
+                spaces, self.kmeans_options, self.gw_options, self.device, self.progress
+            )
         self.kmeans_ = result
         self.distances_ = result.distances
         self.embedding_ = result.distances[:, :2]

@@ -28,7 +28,9 @@ class RawClustering(Detector):
             if self.reducer == "pca":
                 reduced = PCA(n_components=n, random_state=self.seed).fit_transform(flat)
             else:
-                reduced = FastICA(n_components=n, random_state=self.seed, max_iter=500).fit_transform(flat)
+                reduced = FastICA(
+                    n_components=n, random_state=self.seed, max_iter=500
+                ).fit_transform(flat)
         with self._timed("clustering"):
             cluster_labels, silhouette = kmeans_with_silhouette(reduced, self.k, self.seed)
         self.features_ = reduced

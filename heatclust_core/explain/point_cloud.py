@@ -30,7 +30,9 @@ class PointCloud:
         return distances / top if top > 0 else distances
 
     def metric_measure(self) -> MetricMeasure:
-        return MetricMeasure(torch.from_numpy(self.distance_matrix()), torch.from_numpy(self.weights))
+        return MetricMeasure(
+            torch.from_numpy(self.distance_matrix()), torch.from_numpy(self.weights)
+        )
 
 
 def point_cloud(heatmap: np.ndarray, share: float = 0.99) -> PointCloud:

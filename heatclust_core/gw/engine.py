@@ -32,9 +32,9 @@ class GWOptions:
 
     epsilon: float = 0.01
     max_iter: int = 500
-    tol: float = 1e-5
+    tol: float = 1e-4
     inner_max_iter: int = 20
-    inner_tol: float = 1e-6
+    inner_tol: float = 1e-5
     inner_check_every: int = 5
 
     def __post_init__(self):
@@ -137,7 +137,9 @@ def _solve_padded(C1, p, C2, q, options: GWOptions, want_plans: bool):
             values[finished] = (tens * T[done]).sum((1, 2)).double()
             iterations[finished] = it
             if want_plans:
-                for local, index in zip(done.nonzero().flatten().tolist(), finished.tolist(), strict=True):
+                for local, index in zip(
+                    done.nonzero().flatten().tolist(), finished.tolist(), strict=True
+                ):
                     plans[index] = T[local].cpu()
             keep = ~done
             if not keep.any():
@@ -145,7 +147,12 @@ def _solve_padded(C1, p, C2, q, options: GWOptions, want_plans: bool):
             active = active[keep]
             C1, p, C2, q, h2, const = C1[keep], p[keep], C2[keep], q[keep], h2[keep], const[keep]
             T, f, g = T[keep], f[keep], g[keep]
-            row_mask, col_mask, log_p, log_q = row_mask[keep], col_mask[keep], log_p[keep], log_q[keep]
+            row_mask, col_mask, log_p, log_q = (
+                row_mask[keep],
+                col_mask[keep],
+                log_p[keep],
+                log_q[keep],
+            )
     return values, iterations, plans
 
 
@@ -180,7 +187,9 @@ def gromov_wasserstein(
             n_new, m_new = max(n, nx.size), max(m_max, my.size)
             if nx.size > 1.125 * pairs[order[start]][0].size + 4:
                 break
-            if (stop - start + 1) * (n_new * n_new + n_new * m_new * 4 + m_new * m_new) > max_batch_elements:
+            if (stop - start + 1) * (
+                n_new * n_new + n_new * m_new * 4 + m_new * m_new
+            ) > max_batch_elements:
                 break
             n, m_max = n_new, m_new
             stop += 1

@@ -73,15 +73,43 @@ def barycenter_step(
     return total / len(members) / torch.outer(w, w)
 
 
-def _distances(spaces, centres, gw_options, device, return_plans):
-    pairs = [(space, centre) for space in spaces for centre in centres]
-    result = gromov_wasserstein(pairs, gw_options, device=device, return_plans=return_plans)
-    k = len(centres)
-    values = result.values.numpy().reshape(len(spaces), k)
-    plans = None
-    if return_plans:
-        plans = [result.plans[i * k : (i + 1) * k] for i in range(len(spaces))]
-    return values, plans
+class EngineBackend:
+    """Distances and barycenters with the batched engine (the default backend of gw_kmeans).
+
+    Another backend (the POT loop of bench/hc.py) only needs the same two methods.
+    """
+
+    def __init__(self, gw_options: GWOptions = GWOptions(), device=None, barycenter_iter: int = 2):
+        self.gw_options = gw_options
+        self.device = device
+        self.barycenter_iter = barycenter_iter
+        self.n_gw = 0
+
+    def distances(self, spaces, centres, return_plans: bool):
+        """(N, k) GW losses, and when asked plans[i][c] of shape (n_i, centre size)."""
+        pairs = [(space, centre) for space in spaces for centre in centres]
+        result = gromov_wasserstein(
+            pairs, self.gw_options, device=self.device, return_plans=return_plans
+        )
+        self.n_gw += len(pairs)
+        k = len(centres)
+        values = result.values.numpy().reshape(len(spaces), k)
+        plans = None
+        if return_plans:
+            plans = [result.plans[i * k : (i + 1) * k] for i in range(len(spaces))]
+        return values, plans
+
+    def barycenter(self, members, plans, centre: MetricMeasure) -> MetricMeasure:
+        """Move `centre` towards the members' barycenter, starting from the given plans."""
+        for step in range(self.barycenter_iter):
+            if step > 0:
+                pairs = [(m, centre) for m in members]
+                plans = gromov_wasserstein(
+                    pairs, self.gw_options, device=self.device, return_plans=True
+                ).plans
+                self.n_gw += len(pairs)
+            centre = MetricMeasure(barycenter_step(members, plans, centre.p), centre.p)
+        return centre
 
 
 def gw_kmeans(
@@ -90,41 +118,48 @@ def gw_kmeans(
     gw_options: GWOptions = GWOptions(),
     device: torch.device | str | None = None,
     progress: Progress = silent,
+    backend=None,
 ) -> GWKMeansResult:
     n = len(spaces)
     if n < options.k:
         raise ConfigError("k", f"needs at least k={options.k} samples, got {n}")
+    if backend is None:
+        backend = EngineBackend(gw_options, device, options.barycenter_iter)
     rng = np.random.default_rng(options.seed)
-    n_gw = 0
 
     # k-means++: each next seed drawn with probability proportional to D(x)^2.
     first = int(rng.integers(n))
     centres = [seed_centre(spaces[first], options.barycenter_size)]
-    nearest, _ = _distances(spaces, centres, gw_options, device, False)
-    nearest = nearest[:, 0].clip(min=0)
-    n_gw += n
+    nearest = backend.distances(spaces, centres, False)[0][:, 0].clip(min=0)
     while len(centres) < options.k:
         weights = nearest**2
-        pick = int(rng.choice(n, p=weights / weights.sum())) if weights.sum() > 0 else int(rng.integers(n))
+        if weights.sum() > 0:
+            pick = int(rng.choice(n, p=weights / weights.sum()))
+        else:
+            pick = int(rng.integers(n))
         centres.append(seed_centre(spaces[pick], options.barycenter_size))
-        d, _ = _distances(spaces, centres[-1:], gw_options, device, False)
-        n_gw += n
-        nearest = np.minimum(nearest, d[:, 0].clip(min=0))
+        d = backend.distances(spaces, centres[-1:], False)[0][:, 0].clip(min=0)
+        nearest = np.minimum(nearest, d)
     progress("clustering", 0.0, "seeded with k-means++")
 
     labels = np.full(n, -1)
     history = []
     iteration = 0
+    converged = False
     for iteration in range(1, options.max_iter + 1):
         started = time.perf_counter()
-        distances, plans = _distances(spaces, centres, gw_options, device, True)
-        n_gw += n * options.k
+        distances, plans = backend.distances(spaces, centres, True)
         new_labels = distances.argmin(axis=1)
         changed = int((new_labels != labels).sum())
         labels = new_labels
-        history.append({"iteration": iteration, "changed": changed, "seconds": time.perf_counter() - started})
-        progress("clustering", iteration / options.max_iter, f"iteration {iteration}: {changed} moved")
+        history.append(
+            {"iteration": iteration, "changed": changed, "seconds": time.perf_counter() - started}
+        )
+        progress(
+            "clustering", iteration / options.max_iter, f"iteration {iteration}: {changed} moved"
+        )
         if changed == 0:
+            converged = True
             break
         for c in range(options.k):
             members_index = np.flatnonzero(labels == c)
@@ -133,19 +168,12 @@ def gw_kmeans(
                 centres[c] = seed_centre(spaces[far], options.barycenter_size)
                 continue
             members = [spaces[i] for i in members_index]
-            member_plans = [plans[i][c] for i in members_index]
-            centre = centres[c]
-            for step in range(options.barycenter_iter):
-                if step > 0:
-                    result = gromov_wasserstein(
-                        [(m, centre) for m in members], gw_options, device=device, return_plans=True
-                    )
-                    member_plans = result.plans
-                    n_gw += len(members)
-                centre = MetricMeasure(barycenter_step(members, member_plans, centre.p), centre.p)
-            centres[c] = centre
-    else:
-        distances, _ = _distances(spaces, centres, gw_options, device, False)
-        n_gw += n * options.k
+            centres[c] = backend.barycenter(
+                members, [plans[i][c] for i in members_index], centres[c]
+            )
+    if not converged:  # the centres moved after the last assignment
+        distances, _ = backend.distances(spaces, centres, False)
         labels = distances.argmin(axis=1)
-    return GWKMeansResult(labels, distances, centres, iteration, n_gw, history)
+    return GWKMeansResult(
+        labels, distances, centres, iteration, getattr(backend, "n_gw", 0), history
+    )

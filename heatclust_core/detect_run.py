@@ -1,0 +1,125 @@
+"""Running a detector on a finished run's suspicious class and saving the scored result."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import Literal
+
+import numpy as np
+import torch
+from pydantic import Field
+
+from heatclust_core.config import BaseConfig
+from heatclust_core.detection import detection_metrics
+from heatclust_core.detectors import ActivationClustering, HeatmapClustering, RawClustering
+from heatclust_core.detectors.activation import DEFAULT_LAYER
+from heatclust_core.detectors.base import Detector
+from heatclust_core.errors import ConfigError
+from heatclust_core.explain.lrp import CompositeName, LRPOptions
+from heatclust_core.model import pick_device
+from heatclust_core.progress import Progress, silent
+from heatclust_core.run_store import RunStore
+from heatclust_core.storage import write_json
+
+DetectorName = Literal["raw", "ac", "hc"]
+
+
+class DetectConfig(BaseConfig):
+    detector: DetectorName = "hc"
+    class_id: int | None = Field(None, ge=0, description="suspicious class (default: the target)")
+    k: int = Field(2, ge=2, le=10)
+    flag_rule: Literal["smaller", "relative-size", "silhouette"] = "smaller"
+    seed: int = Field(0, ge=0)
+    # raw clustering
+    reducer: Literal["pca", "ica"] = "pca"
+    n_components: int = Field(10, ge=1, le=1000)
+    # activation clustering
+    layer: str = DEFAULT_LAYER
+    # heatmap clustering
+    relevance_share: float = Field(0.99, gt=0, le=1)
+    epsilon: float = Field(0.01, gt=0, le=100)
+    barycenter_size: int = Field(32, ge=2, le=1024)
+    max_iter: int = Field(10, ge=1, le=1000)
+    barycenter_iter: int = Field(2, ge=1, le=100)
+    explain_class: Literal["label", "predicted"] = "label"
+    lrp_composite: CompositeName = "epsilon-alpha2-beta1"
+
+    def result_name(self) -> str:
+        digest = hashlib.sha256(json.dumps(self.model_dump(), sort_keys=True).encode()).hexdigest()
+        return f"{self.detector}-{digest[:10]}"
+
+
+def build_detector(
+    config: DetectConfig, model, device: torch.device, progress: Progress
+) -> Detector:
+    common = {"k": config.k, "flag_rule": config.flag_rule, "seed": config.seed}
+    if config.detector == "raw":
+        return RawClustering(reducer=config.reducer, n_components=config.n_components, **common)
+    if config.detector == "ac":
+        return ActivationClustering(
+            model, layer=config.layer, n_components=config.n_components, device=device, **common
+        )
+    return HeatmapClustering(
+        model,
+        relevance_share=config.relevance_share,
+        epsilon=config.epsilon,
+        barycenter_size=config.barycenter_size,
+        max_iter=config.max_iter,
+        barycenter_iter=config.barycenter_iter,
+        explain_class=config.explain_class,
+        lrp=LRPOptions(composite=config.lrp_composite),
+        device=device,
+        progress=progress,
+        **common,
+    )
+
+
+def run_detection(
+    store: RunStore,
+    run_id: str,
+    config: DetectConfig,
+    device: str = "auto",
+    progress: Progress = silent,
+) -> dict:
+    """Fit the detector on the class's training samples, score it against the poison mask,
+    save the result as detections/<name>.json in the run folder and return it."""
+    started = time.perf_counter()
+    run_config = store.load_config(run_id)
+    metrics = store.load_metrics(run_id)
+    class_names = metrics["class_names"]
+    class_id = config.class_id if config.class_id is not None else run_config.attack.target
+    if not 0 <= class_id < len(class_names):
+        raise ConfigError("class_id", f"must be in [0, {len(class_names) - 1}], got {class_id}")
+    torch_device = pick_device(device)
+    model = store.load_model(run_id, torch_device)
+    train_set = store.load_train_set(run_id)
+    members = np.flatnonzero(train_set.data.labels == class_id)
+    if len(members) < config.k:
+        raise ConfigError("class_id", f"class {class_id} has {len(members)} samples, fewer than k")
+    detector = build_detector(config, model, torch_device, progress)
+    detector.fit(train_set.data.images[members], train_set.data.labels[members])
+    scores = detection_metrics(detector.predict(), train_set.is_poisoned[members])
+    result = {
+        "run_id": run_id,
+        "detector": config.detector,
+        "class": class_id,
+        "class_name": class_names[class_id],
+        **scores,
+        "flagged_cluster": detector.flagged_clusters_[0]
+        if len(detector.flagged_clusters_) == 1
+        else detector.flagged_clusters_,
+        "flagged_clusters": detector.flagged_clusters_,
+        "cluster_sizes": np.bincount(detector.labels_, minlength=config.k).tolist(),
+        "silhouette": detector.silhouette_,
+        "n_samples": len(members),
+        "n_poisoned": int(train_set.is_poisoned[members].sum()),
+        "seconds": {**detector.seconds_, "total": time.perf_counter() - started},
+        "config": config.model_dump(),
+        "sample_index": members.tolist(),
+        "cluster_labels": detector.labels_.tolist(),
+        "embedding": np.asarray(detector.embedding_, dtype=float).round(6).tolist(),
+    }
+    write_json(store.path(run_id) / "detections" / f"{config.result_name()}.json", result)
+    return result

@@ -1,0 +1,84 @@
+"""Each detector on tiny data where the two populations are known."""
+
+import numpy as np
+import pytest
+import torch
+
+from heatclust_core.attacks.triggers import StickerTrigger
+from heatclust_core.detectors import ActivationClustering, HeatmapClustering, RawClustering
+from heatclust_core.detectors.flagging import centroid_silhouette, flag_clusters
+from heatclust_core.errors import ConfigError
+from heatclust_core.model import Classifier
+
+
+def _two_populations(n_clean=30, n_odd=12, seed=0):
+    """Grey noise images; the odd ones carry a large bright block."""
+    rng = np.random.default_rng(seed)
+    images = rng.integers(60, 120, size=(n_clean + n_odd, 32, 32, 3), dtype=np.uint8)
+    images[n_clean:, 4:20, 4:20] = 250
+    truth = np.arange(n_clean + n_odd) >= n_clean
+    return images, np.zeros(len(images), dtype=np.int64), truth
+
+
+# FastICA whitens every component to unit variance, so on pure-noise images the nine noise
+# components outweigh the signal; with one component it is the block alone.
+@pytest.mark.parametrize(("reducer", "n_components"), [("pca", 10), ("ica", 1)])
+def test_raw_clustering_flags_the_smaller_distinct_group(reducer, n_components):
+    images, labels, truth = _two_populations()
+    detector = RawClustering(reducer=reducer, n_components=n_components, seed=0).fit(images, labels)
+    assert np.array_equal(detector.predict(), truth)
+    assert set(detector.seconds_) == {"features", "clustering"}
+    assert detector.embedding_.shape[0] == len(images)
+
+
+def test_activation_clustering_on_the_real_network():
+    images, labels, truth = _two_populations()
+    torch.manual_seed(0)
+    detector = ActivationClustering(Classifier(3).eval(), seed=0).fit(images, labels)
+    assert np.array_equal(detector.predict(), truth)
+    assert detector.features_.shape == (len(images), 10)
+
+
+def test_activation_clustering_rejects_an_unknown_layer():
+    with pytest.raises(ConfigError) as error:
+        ActivationClustering(Classifier(3), layer="nope")
+    assert error.value.parameter == "layer"
+
+
+def test_heatmap_clustering_runs_end_to_end_and_reports_stages():
+    rng = np.random.default_rng(0)
+    clean = rng.integers(80, 140, size=(16, 32, 32, 3), dtype=np.uint8)
+    stamped, _ = StickerTrigger(3).apply(clean[:6], rng)
+    images = np.concatenate([stamped, clean[6:]])
+    torch.manual_seed(0)
+    detector = HeatmapClustering(
+        Classifier(3).eval(), relevance_share=0.5, barycenter_size=8, max_iter=3, epsilon=0.05
+    ).fit(images, np.zeros(16, dtype=np.int64))
+    assert detector.labels_.shape == (16,) and set(np.unique(detector.labels_)) <= {0, 1}
+    assert detector.heatmaps_.shape == (16, 32, 32)
+    assert all(cloud.weights.sum() == pytest.approx(1.0) for cloud in detector.point_clouds_)
+    assert set(detector.seconds_) == {"features", "clustering"}
+    assert -1.0 <= detector.silhouette_ <= 1.0
+
+
+@pytest.mark.parametrize("share", [0.0, 1.5])
+def test_heatmap_clustering_refuses_a_bad_relevance_share(share):
+    with pytest.raises(ConfigError) as error:
+        HeatmapClustering(Classifier(3), relevance_share=share)
+    assert error.value.parameter == "relevance_share"
+
+
+def test_flag_rules():
+    labels = np.array([0] * 7 + [1] * 3)
+    assert flag_clusters(labels, 2, "smaller") == [1]
+    assert flag_clusters(labels, 2, "relative-size") == [1]
+    assert flag_clusters(labels, 2, "silhouette", silhouette=0.5) == [1]
+    assert flag_clusters(labels, 2, "silhouette", silhouette=0.05) == []
+    assert flag_clusters(np.array([0] * 5 + [1] * 5), 2, "relative-size") == []
+
+
+def test_centroid_silhouette_by_hand():
+    distances = np.array([[1.0, 3.0], [4.0, 2.0]])
+    assert centroid_silhouette(distances, np.array([0, 1])) == pytest.approx(
+        ((3 - 1) / 3 + (4 - 2) / 4) / 2
+    )

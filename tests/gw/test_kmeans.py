@@ -1,0 +1,66 @@
+import numpy as np
+import pytest
+import torch
+
+from heatclust_core.errors import ConfigError
+from heatclust_core.explain.point_cloud import point_cloud
+from heatclust_core.gw.engine import GWOptions
+from heatclust_core.gw.kmeans import GWKMeansOptions, barycenter_step, gw_kmeans, seed_centre
+
+
+def _blob(rng, centre, spread, n=30):
+    heatmap = np.zeros((32, 32))
+    points = np.clip(rng.normal(centre, spread, size=(n, 2)).round().astype(int), 0, 31)
+    for r, c in points:
+        heatmap[r, c] += rng.uniform(0.5, 1.0)
+    return point_cloud(heatmap, 1.0).metric_measure()
+
+
+def _two_blobs(rng):
+    heatmap = np.zeros((32, 32))
+    points = np.concatenate([rng.normal((8, 8), 1.5, (20, 2)), rng.normal((24, 24), 1.5, (20, 2))])
+    for r, c in np.clip(points.round().astype(int), 0, 31):
+        heatmap[r, c] += rng.uniform(0.5, 1.0)
+    return point_cloud(heatmap, 1.0).metric_measure()
+
+
+def test_separates_two_spot_from_one_spot_relevance():
+    """Distances are scaled to a maximum of 1, so shape (one or two spots) is what counts."""
+    rng = np.random.default_rng(0)
+    two_spots = [_two_blobs(rng) for _ in range(12)]
+    one_spot = [_blob(rng, rng.uniform(10, 22, 2), 3.0, 40) for _ in range(20)]
+    result = gw_kmeans(
+        two_spots + one_spot,
+        GWKMeansOptions(k=2, barycenter_size=12, max_iter=8, seed=1),
+        GWOptions(epsilon=0.01),
+    )
+    truth = np.array([1] * 12 + [0] * 20)
+    agreement = max((result.labels == truth).mean(), (result.labels != truth).mean())
+    assert agreement == 1.0
+    assert result.distances.shape == (32, 2)
+    assert np.all(
+        result.distances[np.arange(32), result.labels] <= result.distances.min(axis=1) + 1e-12
+    )
+
+
+def test_barycenter_of_one_space_under_its_identity_plan_is_itself():
+    rng = np.random.default_rng(1)
+    space = seed_centre(_blob(rng, (16, 16), 4.0), 10)
+    plan = torch.diag(space.p)
+    C = barycenter_step([space], [plan], space.p)
+    torch.testing.assert_close(C, space.C.double())
+
+
+def test_seed_centre_takes_the_heaviest_points_with_uniform_weights():
+    rng = np.random.default_rng(2)
+    space = _blob(rng, (16, 16), 5.0)
+    centre = seed_centre(space, 5)
+    assert centre.size == 5
+    torch.testing.assert_close(centre.p, torch.full((5,), 0.2, dtype=centre.p.dtype))
+    assert centre.C.max() == pytest.approx(1.0)
+
+
+def test_k_below_two_is_refused():
+    with pytest.raises(ConfigError) as error:
+        GWKMeansOptions(k=1)
+    assert error.value.parameter == "k"
