@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from sklearn.decomposition import PCA
 
-from heatclust_core.detectors.base import Detector, kmeans_with_silhouette
+from heatclust_core.detectors.base import Detector
 from heatclust_core.errors import ConfigError
 from heatclust_core.model import Classifier, images_to_tensor
 
@@ -19,15 +19,18 @@ def layer_names(model: Classifier) -> list[str]:
     return [name for name, _ in model.net.named_modules() if name]
 
 
+def _check_layer(model: Classifier, layer: str) -> None:
+    if layer not in layer_names(model):
+        names = ", ".join(layer_names(model))
+        raise ConfigError("layer", f"unknown layer {layer!r}; choose one of {names}")
+
+
 def activations(
     model: Classifier, images: np.ndarray, layer: str, device: torch.device, batch_size: int = 512
 ) -> np.ndarray:
     """(N, D) flattened outputs of `layer` (a module name of model.net) for uint8 images."""
+    _check_layer(model, layer)
     modules = dict(model.net.named_modules())
-    if layer not in modules or not layer:
-        raise ConfigError(
-            "layer", f"unknown layer {layer!r}; choose one of {', '.join(layer_names(model))}"
-        )
     captured: list[torch.Tensor] = []
     hook = modules[layer].register_forward_hook(
         lambda _m, _i, out: captured.append(out.flatten(1).cpu())
@@ -54,10 +57,7 @@ class ActivationClustering(Detector):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if layer not in layer_names(model):
-            raise ConfigError(
-                "layer", f"unknown layer {layer!r}; choose one of {', '.join(layer_names(model))}"
-            )
+        _check_layer(model, layer)
         self.model = model
         self.layer = layer
         self.n_components = n_components
@@ -68,9 +68,5 @@ class ActivationClustering(Detector):
             acts = activations(self.model, images, self.layer, self.device)
             n = min(self.n_components, *acts.shape)
             reduced = PCA(n_components=n, random_state=self.seed).fit_transform(acts)
-        with self._timed("clustering"):
-            cluster_labels, silhouette = kmeans_with_silhouette(reduced, self.k, self.seed)
-        self.features_ = reduced
-        self.embedding_ = reduced[:, :2]
-        self._finish(cluster_labels, silhouette)
+        self._cluster_vectors(reduced)
         return self

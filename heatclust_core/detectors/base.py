@@ -53,6 +53,14 @@ class Detector(ABC):
     def fit_predict(self, images: np.ndarray, labels: np.ndarray) -> np.ndarray:
         return self.fit(images, labels).predict()
 
+    def _cluster_vectors(self, reduced: np.ndarray) -> None:
+        """The clustering stage of the vector detectors (raw, AC) on (N, d) reduced features."""
+        with self._timed("clustering"):
+            labels, silhouette = kmeans_with_silhouette(reduced, self.k, self.seed)
+        self.features_ = reduced
+        self.embedding_ = reduced[:, :2]
+        self._finish(labels, silhouette)
+
     def _finish(self, labels: np.ndarray, silhouette: float) -> None:
         self.labels_ = labels
         self.silhouette_ = silhouette

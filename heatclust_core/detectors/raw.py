@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.decomposition import PCA, FastICA
 
-from heatclust_core.detectors.base import Detector, kmeans_with_silhouette
+from heatclust_core.detectors.base import Detector
 from heatclust_core.errors import ConfigError
 
 
@@ -31,9 +31,5 @@ class RawClustering(Detector):
                 reduced = FastICA(
                     n_components=n, random_state=self.seed, max_iter=500
                 ).fit_transform(flat)
-        with self._timed("clustering"):
-            cluster_labels, silhouette = kmeans_with_silhouette(reduced, self.k, self.seed)
-        self.features_ = reduced
-        self.embedding_ = reduced[:, :2]
-        self._finish(cluster_labels, silhouette)
+        self._cluster_vectors(reduced)
         return self
