@@ -245,6 +245,11 @@ def _parser() -> argparse.ArgumentParser:
         help=f"AC: module of the network whose activations are clustered (default {defaults.layer}: the last hidden layer)",
     )
     detect.add_argument(
+        "--normalize",
+        action="store_true",
+        help="AC: scale each activation vector to unit length before PCA (not in the paper)",
+    )
+    detect.add_argument(
         "--relevance-share",
         type=float,
         default=defaults.relevance_share,

@@ -37,6 +37,7 @@ class DetectConfig(BaseConfig):
     n_components: int = Field(10, ge=1, le=1000)
     # activation clustering
     layer: str = DEFAULT_LAYER
+    normalize: bool = False
     # heatmap clustering
     relevance_share: float = Field(0.99, gt=0, le=1)
     epsilon: float = Field(0.01, gt=0, le=100)
@@ -59,7 +60,12 @@ def build_detector(
         return RawClustering(reducer=config.reducer, n_components=config.n_components, **common)
     if config.detector == "ac":
         return ActivationClustering(
-            model, layer=config.layer, n_components=config.n_components, device=device, **common
+            model,
+            layer=config.layer,
+            n_components=config.n_components,
+            normalize=config.normalize,
+            device=device,
+            **common,
         )
     return HeatmapClustering(
         model,

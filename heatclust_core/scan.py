@@ -23,8 +23,9 @@ def scan_classes(
     """Rank classes by the silhouette score of their 2-means activation clustering.
 
     A poisoned class holds two populations the network treats differently, so its split is
-    cleaner (higher silhouette) than the arbitrary split of a clean class. Each entry also
-    gives the share of the smaller cluster.
+    cleaner (higher silhouette) than the arbitrary split of a clean class. Activations are
+    scaled to unit length first: their overall magnitude varies with each image's contrast
+    and would otherwise decide the split. Each entry also gives the smaller cluster's share.
     """
     ranking = []
     labels = train_set.data.labels
@@ -33,7 +34,9 @@ def scan_classes(
         progress("scan", c / len(class_names), name)
         if len(members) < 10:
             continue
-        detector = ActivationClustering(model, layer=layer, device=device, seed=seed)
+        detector = ActivationClustering(
+            model, layer=layer, normalize=True, device=device, seed=seed
+        )
         detector.fit(train_set.data.images[members], labels[members])
         sizes = np.bincount(detector.labels_, minlength=2)
         ranking.append(

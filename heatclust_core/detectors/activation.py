@@ -53,6 +53,7 @@ class ActivationClustering(Detector):
         model: Classifier,
         layer: str = DEFAULT_LAYER,
         n_components: int = 10,
+        normalize: bool = False,
         device: torch.device | str = "cpu",
         **kwargs,
     ):
@@ -61,11 +62,15 @@ class ActivationClustering(Detector):
         self.model = model
         self.layer = layer
         self.n_components = n_components
+        self.normalize = normalize
         self.device = torch.device(device)
 
     def fit(self, images: np.ndarray, labels: np.ndarray) -> ActivationClustering:
         with self._timed("features"):
             acts = activations(self.model, images, self.layer, self.device)
+            if self.normalize:
+                # Unit-length activations: clusters by direction, not by overall magnitude.
+                acts = acts / np.maximum(np.linalg.norm(acts, axis=1, keepdims=True), 1e-12)
             n = min(self.n_components, *acts.shape)
             reduced = PCA(n_components=n, random_state=self.seed).fit_transform(acts)
         self._cluster_vectors(reduced)

@@ -51,7 +51,7 @@ class GWKMeansResult:
 
 
 def seed_centre(space: MetricMeasure, size: int) -> MetricMeasure:
-    """A centre of `size` points from a sample: its heaviest points, uniform weights."""
+    """A sample's heaviest `size` points with uniform weights: the start of a centre."""
     keep = torch.argsort(space.p, descending=True)[: min(size, space.size)]
     C = space.C[keep][:, keep].clone()
     top = C.max()
@@ -127,9 +127,17 @@ def gw_kmeans(
         backend = EngineBackend(gw_options, device, options.barycenter_iter)
     rng = np.random.default_rng(options.seed)
 
+    def compressed_seed(index: int) -> MetricMeasure:
+        # The GW barycenter of the one sample: a smooth summary of its whole cloud, of the
+        # same kind as the barycenters the centres become. A bare subset of its points would
+        # sit farther from every sample than any barycenter, and its cluster would empty.
+        start = seed_centre(spaces[index], options.barycenter_size)
+        plans = backend.distances([spaces[index]], [start], True)[1][0]
+        return backend.barycenter([spaces[index]], plans, start)
+
     # k-means++: each next seed drawn with probability proportional to D(x)^2.
     first = int(rng.integers(n))
-    centres = [seed_centre(spaces[first], options.barycenter_size)]
+    centres = [compressed_seed(first)]
     nearest = backend.distances(spaces, centres, False)[0][:, 0].clip(min=0)
     while len(centres) < options.k:
         weights = nearest**2
@@ -137,7 +145,7 @@ def gw_kmeans(
             pick = int(rng.choice(n, p=weights / weights.sum()))
         else:
             pick = int(rng.integers(n))
-        centres.append(seed_centre(spaces[pick], options.barycenter_size))
+        centres.append(compressed_seed(pick))
         d = backend.distances(spaces, centres[-1:], False)[0][:, 0].clip(min=0)
         nearest = np.minimum(nearest, d)
     progress("clustering", 0.0, "seeded with k-means++")
@@ -165,7 +173,7 @@ def gw_kmeans(
             members_index = np.flatnonzero(labels == c)
             if len(members_index) == 0:  # an emptied cluster restarts at the farthest sample
                 far = int(distances.min(axis=1).argmax())
-                centres[c] = seed_centre(spaces[far], options.barycenter_size)
+                centres[c] = compressed_seed(far)
                 continue
             members = [spaces[i] for i in members_index]
             centres[c] = backend.barycenter(

@@ -31,10 +31,12 @@ def test_raw_clustering_flags_the_smaller_distinct_group(reducer, n_components):
     assert detector.embedding_.shape[0] == len(images)
 
 
-def test_activation_clustering_on_the_real_network():
+@pytest.mark.parametrize("normalize", [False, True])
+def test_activation_clustering_on_the_real_network(normalize):
     images, labels, truth = _two_populations()
     torch.manual_seed(0)
-    detector = ActivationClustering(Classifier(3).eval(), seed=0).fit(images, labels)
+    detector = ActivationClustering(Classifier(3).eval(), normalize=normalize, seed=0)
+    detector.fit(images, labels)
     assert np.array_equal(detector.predict(), truth)
     assert detector.features_.shape == (len(images), 10)
 
