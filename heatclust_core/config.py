@@ -83,7 +83,7 @@ class AugmentConfig(BaseConfig):
 
 
 class TrainConfig(BaseConfig):
-    epochs: int = Field(15, ge=1, le=1000, description="maximum training epochs")
+    epochs: int = Field(40, ge=1, le=1000, description="maximum training epochs")
     patience: int = Field(20, ge=1, le=1000, description="early-stopping patience, epochs")
     batch_size: int = Field(64, ge=2, le=4096)
     lr: float = Field(1e-3, gt=0, le=1, description="Adam learning rate")

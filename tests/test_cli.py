@@ -173,7 +173,7 @@ def test_detect_json_reports_rates_counts_and_stage_times(capsys, tiny_run, extr
     assert result["acc"] == pytest.approx((result["tp"] + result["tn"]) / 45)
     for key in ("tpr", "tnr", "precision", "f1", "flagged_cluster"):
         assert key in result
-    assert set(result["seconds"]) == {"features", "clustering", "total"}
+    assert {"features", "clustering", "total"} <= set(result["seconds"])
     saved = list((models / run_id / "detections").glob(f"{result['detector']}-*.json"))
     assert saved
 

@@ -10,7 +10,7 @@ from heatclust_core.detectors.flagging import centroid_silhouette
 from heatclust_core.errors import ConfigError
 from heatclust_core.explain.lrp import LRPOptions, explain
 from heatclust_core.explain.point_cloud import PointCloud, point_cloud
-from heatclust_core.gw.engine import GWOptions
+from heatclust_core.gw.engine import GWOptions, pairwise_gw
 from heatclust_core.gw.kmeans import GWKMeansOptions, gw_kmeans
 from heatclust_core.model import Classifier
 from heatclust_core.progress import Progress, silent
@@ -19,7 +19,8 @@ from heatclust_core.progress import Progress, silent
 class HeatmapClustering(Detector):
     """Parameters: relevance_share of positive relevance kept per heatmap, epsilon of entropic
     GW, barycenter_size (points per GW barycenter), max_iter of k-means, explain "label" (the
-    sample's label, default) or "predicted"."""
+    sample's label, default) or "predicted". Classes of at most `pairwise_limit` samples also
+    get pairwise_distances_ (N, N), the GW matrix an MDS embedding is drawn from."""
 
     name = "hc"
 
@@ -34,6 +35,7 @@ class HeatmapClustering(Detector):
         explain_class: str = "label",
         lrp: LRPOptions = LRPOptions(),
         gw_tol: float = 1e-4,
+        pairwise_limit: int = 150,
         device: torch.device | str = "cpu",
         progress: Progress = silent,
         **kwargs,
@@ -56,6 +58,7 @@ class HeatmapClustering(Detector):
             seed=self.seed,
         )
         self.explain_class = explain_class
+        self.pairwise_limit = pairwise_limit
         self.lrp = lrp
         self.device = torch.device(device)
         self.progress = progress
@@ -75,6 +78,11 @@ class HeatmapClustering(Detector):
             result = gw_kmeans(
                 spaces, self.kmeans_options, self.gw_options, self.device, self.progress
             )
+        # The all-pairs matrix (for an MDS picture) costs N^2/2 problems: small classes only.
+        self.pairwise_distances_ = None
+        if len(spaces) <= self.pairwise_limit:
+            with self._timed("pairwise"):
+                self.pairwise_distances_ = pairwise_gw(spaces, self.gw_options, self.device).numpy()
         self.kmeans_ = result
         self.distances_ = result.distances
         self.embedding_ = result.distances[:, :2]

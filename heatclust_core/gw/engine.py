@@ -206,3 +206,22 @@ def gromov_wasserstein(
                 plans[i] = bucket_plans[local][: x.size, : y.size]
         start = stop
     return GWResult(values, iterations, plans)
+
+
+def pairwise_gw(
+    spaces: Sequence[MetricMeasure],
+    options: GWOptions = GWOptions(),
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """(N, N) symmetric matrix of GW losses between all spaces (zero diagonal), for embeddings."""
+    n = len(spaces)
+    index = [(i, j) for i in range(n) for j in range(i + 1, n)]
+    values = gromov_wasserstein(
+        [(spaces[i], spaces[j]) for i, j in index], options, device=device
+    ).values
+    matrix = torch.zeros(n, n, dtype=torch.float64)
+    if index:
+        rows, cols = torch.tensor(index).T
+        matrix[rows, cols] = values
+        matrix[cols, rows] = values
+    return matrix

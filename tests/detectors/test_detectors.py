@@ -59,7 +59,8 @@ def test_heatmap_clustering_runs_end_to_end_and_reports_stages():
     assert detector.labels_.shape == (16,) and set(np.unique(detector.labels_)) <= {0, 1}
     assert detector.heatmaps_.shape == (16, 32, 32)
     assert all(cloud.weights.sum() == pytest.approx(1.0) for cloud in detector.point_clouds_)
-    assert set(detector.seconds_) == {"features", "clustering"}
+    assert set(detector.seconds_) == {"features", "clustering", "pairwise"}
+    assert detector.pairwise_distances_.shape == (16, 16)
     assert -1.0 <= detector.silhouette_ <= 1.0
 
 

@@ -90,3 +90,16 @@ def test_invalid_epsilon_is_refused():
     with pytest.raises(ConfigError) as error:
         GWOptions(epsilon=0)
     assert error.value.parameter == "epsilon"
+
+
+def test_pairwise_matrix_is_symmetric_and_matches_single_pairs():
+    from heatclust_core.gw.engine import pairwise_gw
+
+    rng = np.random.default_rng(4)
+    spaces = [_space(*_cloud(rng, n)) for n in (10, 14, 9, 12)]
+    matrix = pairwise_gw(spaces, GWOptions(epsilon=0.05)).numpy()
+    assert matrix.shape == (4, 4)
+    np.testing.assert_array_equal(matrix, matrix.T)
+    assert np.all(np.diag(matrix) == 0)
+    single = gromov_wasserstein([(spaces[0], spaces[2])], GWOptions(epsilon=0.05)).values[0]
+    assert matrix[0, 2] == pytest.approx(single.item(), rel=1e-4)
