@@ -3,7 +3,7 @@
 The pairs are what Heatmap Clustering computes: a sample's relevance point cloud against a
 barycenter-sized centre seeded from another sample, both from a trained run's suspicious class.
 
-  python bench/gw.py --run RUN_ID [--pairs 32] [--eps 0.01 0.1]
+  python bench/gw.py --run RUN_ID [--pairs 64] [--eps 0.1 0.01]
 
 For each epsilon it reports (a) POT's entropic_gromov_wasserstein2 in a loop with its default
 tolerances, (b) the same loop with tolerances loosened until its error against a strict
@@ -79,7 +79,7 @@ def main() -> None:
     )
     parser.add_argument("--run", required=True)
     parser.add_argument("--models-dir", default="models")
-    parser.add_argument("--pairs", type=int, default=32)
+    parser.add_argument("--pairs", type=int, default=64)
     parser.add_argument("--eps", type=float, nargs="+", default=[0.1, 0.01])
     parser.add_argument("--share", type=float, default=0.99)
     parser.add_argument("--centre-size", type=int, default=32)
