@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from pathlib import Path
@@ -44,13 +45,15 @@ def load_dataset(config: DataConfig) -> Dataset:
         test = ImageSet(arrays["test_images"], arrays["test_labels"])
     else:
         pool, test = _build(config)
-        write_npz(
-            cache,
-            pool_images=pool.images,
-            pool_labels=pool.labels,
-            test_images=test.images,
-            test_labels=test.labels,
-        )
+        # A read-only data folder (a shared GTSRB copy) works, just without the cache.
+        with contextlib.suppress(OSError):
+            write_npz(
+                cache,
+                pool_images=pool.images,
+                pool_labels=pool.labels,
+                test_images=test.images,
+                test_labels=test.labels,
+            )
     return Dataset(config.dataset, class_names(config), pool, test)
 
 

@@ -34,3 +34,13 @@ def test_gtsrb_missing_folder_writes_nothing(tmp_path):
     with pytest.raises(DatasetError):
         load_dataset(config)
     assert not (tmp_path / "absent").exists()
+
+
+def test_unwritable_cache_location_still_loads(tmp_path):
+    """A data folder where the cache cannot be written (here a file blocks the cache folder,
+    which stops root too) still loads, without caching."""
+    make_official(tmp_path)
+    (tmp_path / "cache").write_text("not a folder")
+    dataset = load_dataset(DataConfig(dataset="gtsrb", data_dir=str(tmp_path)))
+    assert len(dataset.pool) == 9
+    assert (tmp_path / "cache").read_text() == "not a folder"
