@@ -82,7 +82,7 @@ def train_run(
         poison_count(config.attack, dataset.pool.class_counts(dataset.n_classes))
     progress("data", 1.0, f"{len(dataset.pool)} pool / {len(dataset.test)} test images")
 
-    surrogate = None
+    surrogate, surrogate_run_id = None, None
     if config.attack.uses_pgd:
         clean = train_run(
             surrogate_config(config),
@@ -90,7 +90,8 @@ def train_run(
             device,
             lambda stage, fraction, message="": progress("surrogate", fraction, message),
         )
-        surrogate = store.load_model(clean.run_id, torch_device)
+        surrogate_run_id = clean.run_id
+        surrogate = store.load_model(surrogate_run_id, torch_device)
 
     progress("poison", 0.0, config.attack.kind)
     poisoned = poison(dataset.pool, config.attack, dataset.n_classes, surrogate, torch_device)
@@ -118,9 +119,7 @@ def train_run(
             "best_epoch": trained.best_epoch,
             "stopped_early": trained.stopped_early,
             "train_seconds": trained.seconds,
-            "surrogate_run_id": surrogate_config(config).run_id()
-            if surrogate is not None
-            else None,
+            "surrogate_run_id": surrogate_run_id,
             "device": str(torch_device),
             "versions": _versions(),
         }

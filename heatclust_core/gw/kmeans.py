@@ -1,8 +1,9 @@
 """k-means under the Gromov-Wasserstein distance, with GW barycenters as means.
 
 Centres are metric-measure spaces of a fixed support size with uniform weights, as in POT's
-`entropic_gromov_barycenters`. k-means++ seeds them from samples (their heaviest points); each
-iteration assigns every sample to its nearest centre, then moves each centre by the
+`entropic_gromov_barycenters`. k-means++ seeds each from a sample (that sample's own GW
+barycenter, started at its heaviest points); each iteration assigns every sample to its
+nearest centre, then moves each centre by the
 square-loss barycenter update of Peyré et al. (2016), C = sum_s T_s^T C_s T_s / (p p^T),
 reusing the plans the assignment step has just computed.
 """
