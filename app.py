@@ -1,12 +1,16 @@
-"""HeatClust dashboard entry point: navigation only; each page lives in pages/."""
+"""HeatClust dashboard entry point: navigation (and the sidebar's facts); pages live in pages/."""
 
 import streamlit as st
 
-st.set_page_config(page_title="HeatClust", page_icon=":material/bug_report:", layout="wide")
+from heatclust_core import settings
+from heatclust_core.model import device_description
+from ui.navigation import app_pages, mark_app_ran
 
-navigation = st.navigation(
-    [
-        st.Page("pages/dataset.py", title="Data set", icon=":material/grid_view:", default=True),
-    ]
-)
+st.set_page_config(page_title="HeatClust", page_icon=":material/bug_report:", layout="wide")
+navigation = st.navigation(app_pages())
+mark_app_ran()
+folders = settings.current()
+st.sidebar.caption(f"Data: embedded synthetic set (or GTSRB) in `{folders.data_dir}`")
+st.sidebar.caption(f"Runs: `{folders.models_dir}` · jobs: `{folders.state_dir}`")
+st.sidebar.caption(f"Device: {device_description()}")
 navigation.run()

@@ -26,10 +26,10 @@ from heatclust_core.config import (
 from heatclust_core.detect_run import DetectConfig, run_detection
 from heatclust_core.detectors.flagging import FLAG_RULES
 from heatclust_core.errors import ConfigError, DatasetError, HeatClustError, RunNotFoundError
-from heatclust_core.model import pick_device
+from heatclust_core.explain.lrp import COMPOSITE_NAMES
 from heatclust_core.pipeline import train_run
 from heatclust_core.run_store import RunStore
-from heatclust_core.scan import scan_classes
+from heatclust_core.scan import ScanConfig, run_scan
 
 AUGMENTATIONS = tuple(name for name in AugmentConfig.model_fields if name != "group_size")
 # Config parameter -> the flag that sets it, for error messages.
@@ -274,6 +274,13 @@ def _parser() -> argparse.ArgumentParser:
         help="HC: k-means iterations at most (default 10)",
     )
     detect.add_argument(
+        "--mds-samples",
+        type=int,
+        default=defaults.mds_samples,
+        help="HC: samples whose all-pairs GW matrix is embedded by MDS for plots; 0 = none "
+        f"(default {defaults.mds_samples}, ~30 s on a 2-core CPU)",
+    )
+    detect.add_argument(
         "--explain-class",
         choices=("label", "predicted"),
         default=defaults.explain_class,
@@ -282,12 +289,7 @@ def _parser() -> argparse.ArgumentParser:
     detect.add_argument(
         "--lrp-composite",
         default=defaults.lrp_composite,
-        choices=(
-            "epsilon-plus-flat",
-            "epsilon-plus",
-            "epsilon-alpha2-beta1-flat",
-            "epsilon-alpha2-beta1",
-        ),
+        choices=COMPOSITE_NAMES,
     )
 
     scan = commands.add_parser(
@@ -415,24 +417,15 @@ def _detect(args: argparse.Namespace, progress: TqdmProgress) -> dict[str, Any]:
     result = run_detection(RunStore(args.models_dir), args.run, config, args.device, progress)
     # The per-sample arrays are saved in the run folder; stdout gets the scores.
     return {
-        k: v for k, v in result.items() if k not in ("sample_index", "cluster_labels", "embedding")
+        k: v
+        for k, v in result.items()
+        if k not in ("sample_index", "cluster_labels", "embedding", "mds")
     }
 
 
 def _scan(args: argparse.Namespace, progress: TqdmProgress) -> dict[str, Any]:
-    store = RunStore(args.models_dir)
-    metrics = store.load_metrics(args.run)
-    device = pick_device(args.device)
-    ranking = scan_classes(
-        store.load_model(args.run, device),
-        store.load_train_set(args.run),
-        metrics["class_names"],
-        device,
-        layer=args.layer,
-        seed=args.seed,
-        progress=progress,
-    )
-    return {"run_id": args.run, "ranking": ranking}
+    config = build(ScanConfig, {"layer": args.layer, "seed": args.seed})
+    return run_scan(RunStore(args.models_dir), args.run, config, args.device, progress)
 
 
 def _print_detect(result: dict[str, Any]) -> None:

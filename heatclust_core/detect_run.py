@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -21,7 +22,7 @@ from heatclust_core.explain.lrp import CompositeName, LRPOptions
 from heatclust_core.model import pick_device
 from heatclust_core.progress import Progress, silent
 from heatclust_core.run_store import RunStore
-from heatclust_core.storage import write_json
+from heatclust_core.storage import read_json, write_json
 
 DetectorName = Literal["raw", "ac", "hc"]
 
@@ -44,6 +45,7 @@ class DetectConfig(BaseConfig):
     barycenter_size: int = Field(32, ge=2, le=1024)
     max_iter: int = Field(10, ge=1, le=1000)
     barycenter_iter: int = Field(2, ge=1, le=100)
+    mds_samples: int = Field(40, ge=0, le=1000, description="samples in the MDS picture")
     explain_class: Literal["label", "predicted"] = "label"
     lrp_composite: CompositeName = "epsilon-alpha2-beta1"
 
@@ -75,6 +77,7 @@ def build_detector(
         max_iter=config.max_iter,
         barycenter_iter=config.barycenter_iter,
         explain_class=config.explain_class,
+        mds_samples=config.mds_samples,
         lrp=LRPOptions(composite=config.lrp_composite),
         device=device,
         progress=progress,
@@ -126,6 +129,32 @@ def run_detection(
         "sample_index": members.tolist(),
         "cluster_labels": detector.labels_.tolist(),
         "embedding": np.asarray(detector.embedding_, dtype=float).round(6).tolist(),
+        "embedding_axes": _embedding_axes(config),
     }
-    write_json(store.path(run_id) / "detections" / f"{config.result_name()}.json", result)
+    if getattr(detector, "mds_embedding_", None) is not None:
+        result["mds"] = {
+            "sample_position": detector.mds_index_.tolist(),
+            "coords": np.asarray(detector.mds_embedding_, dtype=float).round(6).tolist(),
+        }
+    write_json(detection_path(store, run_id, config), result)
     return result
+
+
+def _embedding_axes(config: DetectConfig) -> list[str]:
+    if config.detector == "hc":
+        return ["GW distance to centre 0", "GW distance to centre 1"]
+    reducer = "PC" if config.detector == "ac" or config.reducer == "pca" else "IC"
+    return [f"{reducer} 1", f"{reducer} 2"]
+
+
+def detection_path(store: RunStore, run_id: str, config: DetectConfig) -> Path:
+    return store.path(run_id) / "detections" / f"{config.result_name()}.json"
+
+
+def load_detections(store: RunStore, run_id: str) -> list[dict]:
+    """Saved detector results of a run, newest file first."""
+    folder = store.path(run_id) / "detections"
+    if not folder.is_dir():
+        return []
+    files = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    return [read_json(path) for path in files]

@@ -12,6 +12,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from heatclust_core.errors import ConfigError
+
 
 class ConvBNReLU(nn.Sequential):
     def __init__(self, c_in: int, c_out: int, kernel: int, stride: int = 1):
@@ -93,8 +95,23 @@ def pick_device(requested: str = "auto") -> torch.device:
     if requested == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if requested.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError("CUDA was requested but is not available on this machine")
+        raise ConfigError("device", "CUDA was requested but is not available on this machine")
+    if requested != "cpu" and not requested.startswith("cuda"):
+        raise ConfigError("device", f"must be auto, cpu or cuda[:N], got {requested!r}")
     return torch.device(requested)
+
+
+def available_devices() -> list[str]:
+    """Devices a job can be sent to: "auto", "cpu", and each CUDA device."""
+    return ["auto", "cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+
+
+def device_description(device: torch.device | str = "auto") -> str:
+    """E.g. "CUDA: NVIDIA H100 80GB HBM3" or "CPU (2 threads)"."""
+    device = pick_device(device) if isinstance(device, str) else device
+    if device.type == "cuda":
+        return f"CUDA: {torch.cuda.get_device_name(device)}"
+    return f"CPU ({torch.get_num_threads()} threads)"
 
 
 def images_to_tensor(images, device: torch.device | str = "cpu") -> torch.Tensor:

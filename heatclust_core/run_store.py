@@ -85,6 +85,16 @@ class RunStore:
                 shutil.rmtree(staging, ignore_errors=True)
         return final
 
+    def delete(self, run_id: str) -> bool:
+        """Remove a run folder: renamed away in one step first, so it vanishes whole."""
+        folder = self.path(run_id)
+        if not folder.is_dir():
+            return False
+        doomed = self.root / f".deleting-{run_id}-{uuid.uuid4().hex[:8]}"
+        os.rename(folder, doomed)
+        shutil.rmtree(doomed, ignore_errors=True)
+        return True
+
     def _require(self, run_id: str) -> Path:
         if not self.exists(run_id):
             raise RunNotFoundError(f"no finished run {run_id!r} in {self.root}")

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import time
+from pathlib import Path
+
 import numpy as np
 import torch
+from pydantic import Field
 
 from heatclust_core.attacks.poison import PoisonedSet
+from heatclust_core.config import BaseConfig
 from heatclust_core.detectors.activation import DEFAULT_LAYER, ActivationClustering
-from heatclust_core.model import Classifier
+from heatclust_core.model import Classifier, pick_device
 from heatclust_core.progress import Progress, silent
+from heatclust_core.run_store import RunStore
+from heatclust_core.storage import read_json, write_json
 
 
 def scan_classes(
@@ -50,3 +59,53 @@ def scan_classes(
         )
     progress("scan", 1.0, "done")
     return sorted(ranking, key=lambda entry: entry["score"], reverse=True)
+
+
+class ScanConfig(BaseConfig):
+    layer: str = DEFAULT_LAYER
+    seed: int = Field(0, ge=0)
+
+    def result_name(self) -> str:
+        digest = hashlib.sha256(json.dumps(self.model_dump(), sort_keys=True).encode()).hexdigest()
+        return f"scan-{digest[:10]}"
+
+
+def scan_path(store: RunStore, run_id: str, config: ScanConfig) -> Path:
+    return store.path(run_id) / "scans" / f"{config.result_name()}.json"
+
+
+def run_scan(
+    store: RunStore,
+    run_id: str,
+    config: ScanConfig,
+    device: str = "auto",
+    progress: Progress = silent,
+) -> dict:
+    """Scan every class of a finished run, save scans/<name>.json in its folder, return it."""
+    started = time.perf_counter()
+    metrics = store.load_metrics(run_id)
+    torch_device = pick_device(device)
+    ranking = scan_classes(
+        store.load_model(run_id, torch_device),
+        store.load_train_set(run_id),
+        metrics["class_names"],
+        torch_device,
+        layer=config.layer,
+        seed=config.seed,
+        progress=progress,
+    )
+    result = {
+        "run_id": run_id,
+        "ranking": ranking,
+        "config": config.model_dump(),
+        "seconds": time.perf_counter() - started,
+    }
+    write_json(scan_path(store, run_id, config), result)
+    return result
+
+
+def load_scans(store: RunStore, run_id: str) -> list[dict]:
+    """Saved scans of a run, newest file first."""
+    folder = store.path(run_id) / "scans"
+    files = sorted(folder.glob("scan-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    return [read_json(path) for path in files] if folder.is_dir() else []

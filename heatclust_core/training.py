@@ -65,7 +65,8 @@ def train_classifier(
         model = Classifier(n_classes, mean, std)
     else:
         model = Classifier(n_classes)
-    model.to(device)
+    # channels-last convolutions train ~20 % faster on CPU (and suit GPUs too).
+    model.to(device, memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     # Cosine decay over the epoch budget: the late, small steps are what fit fine features
     # such as a 3x3 trigger; early stopping still picks the best epoch.
@@ -86,7 +87,9 @@ def train_classifier(
             batch = order[start : start + config.batch_size]
             if len(batch) < 2:  # BatchNorm needs two samples
                 continue
-            x = augment_batch(images[batch], augment, config.augment.group_size).to(device)
+            x = augment_batch(images[batch], augment, config.augment.group_size).to(
+                device, memory_format=torch.channels_last
+            )
             y = labels[batch].to(device)
             optimizer.zero_grad(set_to_none=True)
             loss = nn.functional.cross_entropy(model(x), y)
@@ -120,7 +123,7 @@ def train_classifier(
                 break
     if best_state is not None:
         model.load_state_dict(best_state)
-    model.eval()
+    model.to(memory_format=torch.contiguous_format).eval()
     result.seconds = time.perf_counter() - started
     progress(stage, 1.0, f"done, best epoch {result.best_epoch}")
     return result

@@ -6,6 +6,9 @@ from heatclust_core import settings
 from heatclust_core.config import DataConfig
 from heatclust_core.data.gallery import class_overview, upscale
 from heatclust_core.data.loading import load_dataset
+from ui.navigation import require_app
+
+require_app()
 
 
 @st.cache_resource(show_spinner="Generating the synthetic traffic-sign set (first use only)...")

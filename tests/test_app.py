@@ -1,29 +1,277 @@
-"""The Streamlit app through AppTest (no browser needed)."""
+"""Every page of the Streamlit app through AppTest (no browser), on tiny runs."""
 
+import base64
+import json
+import time
 from pathlib import Path
 
+import numpy as np
+import plotly.graph_objects as go
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from heatclust_core.catalog import run_rows
+from heatclust_core.config import DataConfig, RunConfig, TrainConfig
 from heatclust_core.data.synthetic import CLASS_NAMES
+from heatclust_core.detect_run import load_detections
+from heatclust_core.jobs import JobRunner
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
+TIMEOUT_S = 180
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("app-data")
+def folders(tmp_path_factory):
+    root = tmp_path_factory.mktemp("app")
+    return {name: root / name for name in ("data", "models", "state")}
 
 
-def test_first_page_shows_every_class_with_examples_and_counts(monkeypatch, data_dir):
-    monkeypatch.setenv("HEATCLUST_DATA_DIR", str(data_dir))
-    app = AppTest.from_file(APP, default_timeout=180).run()
-    assert not app.exception
+@pytest.fixture
+def app_env(monkeypatch, folders):
+    for name, path in folders.items():
+        monkeypatch.setenv(f"HEATCLUST_{name.upper()}_DIR", str(path))
+    return folders
+
+
+def start_app(page: str | None = None, **query) -> AppTest:
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
+    for key, value in query.items():
+        app.query_params[key] = value
+    app.run()
+    if page:
+        app.switch_page(page).run()
+    assert not app.exception, app.exception
+    return app
+
+
+def button(app: AppTest, label: str):
+    return next(b for b in app.button if b.label == label)
+
+
+def widget(elements, label: str):
+    return next(w for w in elements if w.label == label)
+
+
+def chart(app: AppTest, key: str) -> go.Figure:
+    """The plotly figure of the first chart whose key contains `key` (arrays decoded)."""
+    for element in app.get("plotly_chart"):
+        if key in element.proto.id:
+            return go.Figure(_decode(json.loads(element.proto.spec)), skip_invalid=True)
+    raise AssertionError(f"no chart {key!r}")
+
+
+def _decode(value):
+    """Plotly's JSON keeps numpy arrays as {"dtype", "bdata"[, "shape"]}: back to arrays."""
+    if isinstance(value, dict):
+        if "bdata" in value and "dtype" in value:
+            array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+            shape = value.get("shape")
+            if isinstance(shape, str):
+                shape = [int(n) for n in shape.split(",")]
+            return array.reshape(shape) if shape else array
+        return {k: _decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    return value
+
+
+def poll_until(app: AppTest, done, timeout_s: float = TIMEOUT_S) -> AppTest:
+    """Rerun the page (as its polling fragment would) until `done(app)`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        app.run()
+        assert not app.exception, app.exception
+        if done(app):
+            return app
+        time.sleep(0.5)
+    raise AssertionError("the page never showed the finished job")
+
+
+def markdown_text(app: AppTest) -> str:
+    return " ".join(m.value for m in app.markdown)
+
+
+def set_tiny_budget(app: AppTest, seed: int = 0) -> None:
+    app.number_input(key="images_per_class").set_value(40)
+    app.number_input(key="epochs").set_value(1)
+    app.number_input(key="seed").set_value(seed)
+    app.run()
+
+
+@pytest.fixture(scope="module")
+def finished_run(folders):
+    """A tiny standard-attack run trained by a job, as the app would start it."""
+    runner = JobRunner(folders["state"], folders["models"])
+    config = RunConfig(
+        data=DataConfig(data_dir=str(folders["data"]), images_per_class=40),
+        train=TrainConfig(epochs=1, seed=7),
+    )
+    job = runner.submit_train(config, "cpu").job
+    deadline = time.monotonic() + TIMEOUT_S
+    while runner.get(job.id).active and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert runner.get(job.id).status == "done"
+    return job.run_id
+
+
+def test_data_set_page_shows_every_class_with_examples_and_counts(app_env):
+    app = start_app("pages/dataset.py")
     assert app.title[0].value == "Data set"
-    markdown = " ".join(m.value for m in app.markdown)
+    markdown = markdown_text(app)
     for class_id, name in enumerate(CLASS_NAMES):
         assert f"{class_id} · {name}" in markdown
     captions = [c.value for c in app.caption]
-    assert "15 classes" in captions[0]
+    assert any("15 classes" in c for c in captions)
     assert sum("750 train+val · 250 test" in c for c in captions) == len(CLASS_NAMES)
     assert len(app.get("image")) == len(CLASS_NAMES)
+
+
+def test_sidebar_shows_the_folders_and_the_device(app_env):
+    app = start_app()
+    sidebar = " ".join(c.value for c in app.sidebar.caption)
+    assert str(app_env["data"]) in sidebar and "Device: CPU" in sidebar
+
+
+def test_attack_page_previews_poisoned_examples_as_parameters_change(app_env):
+    app = start_app()
+    assert app.title[0].value == "Attack & train"
+    assert len(app.get("image")) == 3  # clean, poisoned, change rows
+    assert any("labelled 5 · Speed limit (80km/h)" in c.value for c in app.caption)
+    app.selectbox(key="kind").set_value("amplitude").run()
+    notes = " ".join(c.value for c in app.caption)
+    assert "Class 5 · Speed limit (80km/h)" in notes and "PGD degradation not shown" in notes
+    app.selectbox(key="kind").set_value("none").run()
+    assert len(app.get("image")) == 0
+    assert any("poisons nothing" in c.value for c in app.caption)
+
+
+@pytest.mark.parametrize(
+    ("change", "field_error"),
+    [
+        ({"target": 2}, "must differ from source"),
+        ({"p": 150.0}, "must be in (0, 100), got 150.0"),
+        ({"sticker_size": 11}, "must be in [1, 10], got 11"),
+        ({"epochs": 0}, "must be in [1, 1000], got 0"),
+        ({"dataset": "gtsrb", "data_dir": "/nonexistent/gtsrb"}, "/nonexistent/gtsrb"),
+    ],
+)
+def test_wrong_inputs_show_an_error_on_the_field_and_start_nothing(app_env, change, field_error):
+    runner = JobRunner(app_env["state"], app_env["models"])
+    jobs_before = len(runner.jobs())
+    app = start_app()
+    widgets = {
+        "target": app.selectbox,
+        "p": app.number_input,
+        "sticker_size": app.number_input,
+        "epochs": app.number_input,
+        "dataset": app.radio,
+        "data_dir": app.text_input,
+    }
+    for key, value in change.items():
+        widgets[key](key=key).set_value(value)
+    app.run()
+    errors = [e.value for e in app.error]
+    assert any(field_error in e for e in errors), errors
+    button(app, "Run").click().run()
+    assert any("Nothing started" in e.value for e in app.error)
+    assert len(runner.jobs()) == jobs_before
+
+
+def test_a_job_started_from_the_form_runs_to_completion_and_is_then_cached(app_env):
+    app = start_app()
+    set_tiny_budget(app, seed=3)
+    button(app, "Run").click().run()
+    assert any("Started job" in s.value for s in app.success)
+    poll_until(app, lambda a: "· done ·" in markdown_text(a))
+    assert "train · run" in markdown_text(app)
+    run_id = next(
+        row["run"] for row in run_rows(JobRunner(app_env["state"], app_env["models"]).store)
+    )
+    button(app, "Run").click().run()
+    assert any(f"Already trained: run {run_id}" in s.value for s in app.success)
+
+
+def test_inspect_shows_the_metrics_and_the_charts_of_a_finished_run(app_env, finished_run):
+    app = start_app("pages/inspect.py", run=finished_run)
+    assert app.selectbox[0].value == finished_run
+    metrics = json.loads((app_env["models"] / finished_run / "metrics.json").read_text())
+    values = {m.label: m.value for m in app.metric}
+    assert values["Clean accuracy"] == f"{metrics['clean_accuracy']:.4f}"
+    assert values["MASR"] == f"{metrics['masr']:.4f}"
+    asr = chart(app, "asr-chart")
+    bars = asr.data[0]
+    assert len(bars.x) == 14 and "Speed limit (80km/h)" not in bars.x  # all but the target
+    expected = [metrics["per_class_asr"][str(c)] for c in bars.customdata]
+    assert list(bars.y) == pytest.approx(expected)
+    assert asr.layout.shapes[0].y0 == pytest.approx(metrics["masr"])  # the MASR line
+    gallery = chart(app, "heatmap-gallery")
+    heatmaps = [t for t in gallery.data if t.type == "heatmap"]
+    assert len(heatmaps) == 12 and all(t.z.shape == (32, 32) for t in heatmaps)  # 6 + 6
+    assert "Speed limit (80km/h)" in gallery.layout.title.text
+    cloud = chart(app, "point-cloud").data[2]
+    assert cloud.type == "scatter" and len(cloud.x) == len(cloud.customdata) > 0
+    assert sum(cloud.customdata) == pytest.approx(1.0)  # the cloud's relevance mass
+
+
+def test_detectors_started_from_inspect_fill_the_table_clusters_and_scan(app_env, finished_run):
+    app = start_app("pages/inspect.py", run=finished_run)
+    widget(app.number_input, "HC samples in the MDS picture").set_value(8)
+    app.run()
+    button(app, "Activation Clustering").click().run()
+    button(app, "Heatmap Clustering").click().run()
+    button(app, "Scan all classes").click().run()
+    poll_until(
+        app,
+        lambda a: (
+            len(a.dataframe) == 1
+            and "Class scan" in [s.value for s in a.subheader]
+            and "· running ·" not in markdown_text(a)
+            and "· queued ·" not in markdown_text(a)
+        ),
+    )
+    table = app.dataframe[0].value
+    assert sorted(table["detector"]) == ["Activation Clustering", "Heatmap Clustering"]
+    assert table["ACC"].between(0, 1).all() and (table["samples"] > 0).all()
+    assert len(chart(app, "scan-chart").data[0].y) == 15
+
+    detection = widget(app.selectbox, "Detection")
+    hc = next(i for i, label in enumerate(detection.options) if "Heatmap" in label)
+    detection.set_value(hc).run()
+    mds = chart(app, "clusters-")  # the first view: MDS of the pairwise GW distances
+    assert mds.layout.xaxis.title.text == "MDS 1"
+    assert sum(len(trace.x) for trace in mds.data) == 8
+    hc_detection = next(
+        d
+        for d in load_detections(JobRunner(app_env["state"], app_env["models"]).store, finished_run)
+        if d["detector"] == "hc"
+    )
+    drawn = sorted(int(s) for trace in mds.data for s in trace.customdata)
+    members = np.asarray(hc_detection["sample_index"])
+    assert drawn == sorted(members[hc_detection["mds"]["sample_position"]].tolist())
+    assert any("(flagged)" in trace.name for trace in mds.data)
+
+
+def test_runs_page_lists_runs_and_jobs_and_deletes_a_run_after_confirmation(app_env, finished_run):
+    app = start_app("pages/runs.py")
+    runs = app.dataframe[0].value
+    assert finished_run in set(runs["run"])
+    assert f"/inspect?run={finished_run}" in set(runs["inspect"])
+    jobs = app.dataframe[1].value
+    assert {"train"} <= set(jobs["kind"]) and set(jobs["status"]) <= {"done", "failed"}
+    others = set(runs["run"]) - {finished_run}
+
+    app.selectbox(key="delete-run").set_value(finished_run).run()
+    assert button(app, "Delete").disabled  # not before the confirmation
+    app.checkbox(key="delete-confirm").check().run()
+    button(app, "Delete").click().run()
+    store = JobRunner(app_env["state"], app_env["models"]).store
+    assert {row["run"] for row in run_rows(store)} == others
+    assert not (app_env["models"] / finished_run).exists()
+    assert all(finished_run not in t.value.get("run", ()).tolist() for t in app.dataframe)
+
+
+def test_inspect_says_so_when_the_run_asked_for_is_gone(app_env):
+    app = start_app("pages/inspect.py", run="0123456789ab")
+    assert any("0123456789ab is not (or no longer)" in w.value for w in app.warning) or any(
+        "No finished runs" in i.value for i in app.info
+    )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 import torch
@@ -29,6 +29,7 @@ from heatclust_core.model import Classifier, images_to_tensor
 CompositeName = Literal[
     "epsilon-plus-flat", "epsilon-plus", "epsilon-alpha2-beta1-flat", "epsilon-alpha2-beta1"
 ]
+COMPOSITE_NAMES: tuple[str, ...] = get_args(CompositeName)
 _COMPOSITES = {
     "epsilon-plus-flat": EpsilonPlusFlat,
     "epsilon-plus": EpsilonPlus,

@@ -175,17 +175,22 @@ def gromov_wasserstein(
     values = torch.zeros(P, dtype=torch.float64)
     iterations = torch.zeros(P, dtype=torch.long)
     plans: list[torch.Tensor] | None = [torch.empty(0)] * P if return_plans else None
-    order = sorted(range(P), key=lambda i: (pairs[i][0].size, pairs[i][1].size))
+
+    # Sorted by a geometric bin of the X size, then by Y size: a bucket then holds pairs whose
+    # X and Y sizes both lie within ~12.5 %, so padding stays small for all-pairs problems too.
+    def x_bin(size: int) -> int:
+        return int(math.log(size + 4) / math.log(1.125))
+
+    order = sorted(range(P), key=lambda i: (x_bin(pairs[i][0].size), pairs[i][1].size))
     start = 0
     while start < P:
-        n = pairs[order[start]][0].size
-        m_max = pairs[order[start]][1].size
+        first_x, first_y = pairs[order[start]]
+        n, m_max = first_x.size, first_y.size
         stop = start + 1
-        # Grow the bucket while X sizes stay within 12.5 % and the padded batch fits.
         while stop < P:
             nx, my = pairs[order[stop]]
             n_new, m_new = max(n, nx.size), max(m_max, my.size)
-            if nx.size > 1.125 * pairs[order[start]][0].size + 4:
+            if x_bin(nx.size) != x_bin(first_x.size) or my.size > 1.125 * first_y.size + 4:
                 break
             if (stop - start + 1) * (
                 n_new * n_new + n_new * m_new * 4 + m_new * m_new
@@ -215,7 +220,13 @@ def pairwise_gw(
 ) -> torch.Tensor:
     """(N, N) symmetric matrix of GW losses between all spaces (zero diagonal), for embeddings."""
     n = len(spaces)
-    index = [(i, j) for i in range(n) for j in range(i + 1, n)]
+    # The square-loss GW value is symmetric; the larger space first makes X sizes coarser
+    # to bin, so buckets fill better.
+    index = [
+        (i, j) if spaces[i].size >= spaces[j].size else (j, i)
+        for i in range(n)
+        for j in range(i + 1, n)
+    ]
     values = gromov_wasserstein(
         [(spaces[i], spaces[j]) for i, j in index], options, device=device
     ).values

@@ -61,7 +61,27 @@ def test_heatmap_clustering_runs_end_to_end_and_reports_stages():
     assert all(cloud.weights.sum() == pytest.approx(1.0) for cloud in detector.point_clouds_)
     assert set(detector.seconds_) == {"features", "clustering", "pairwise"}
     assert detector.pairwise_distances_.shape == (16, 16)
+    assert detector.mds_embedding_.shape == (16, 2)
     assert -1.0 <= detector.silhouette_ <= 1.0
+
+
+def test_heatmap_clustering_draws_the_mds_subset_from_every_cluster():
+    detector = HeatmapClustering(Classifier(3), mds_samples=10, seed=3)
+    labels = np.array([0] * 40 + [1] * 4)
+    index = detector._mds_subset(labels)
+    assert len(index) == len(np.unique(index)) and np.all(np.diff(index) > 0)
+    assert 9 <= len(index) <= 11
+    assert np.sum(labels[index] == 1) >= 1 and np.sum(labels[index] == 0) >= 8
+
+
+def test_mds_embedding_recovers_planar_distances_from_squared_ones():
+    from heatclust_core.detectors.heatmap import mds_embedding
+
+    points = np.random.default_rng(0).normal(size=(12, 2))
+    distances = np.linalg.norm(points[:, None] - points[None], axis=-1)
+    embedded = mds_embedding(distances**2)
+    recovered = np.linalg.norm(embedded[:, None] - embedded[None], axis=-1)
+    np.testing.assert_allclose(recovered, distances, atol=1e-3)
 
 
 @pytest.mark.parametrize("share", [0.0, 1.5])

@@ -1,0 +1,49 @@
+"""The finished runs as rows of a table: what was attacked, how, and how well it worked."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from heatclust_core.errors import RunNotFoundError
+from heatclust_core.run_store import METRICS_FILE, RunStore
+
+
+def run_rows(store: RunStore) -> list[dict]:
+    """One dict per finished run, newest first (a run deleted meanwhile is skipped)."""
+    rows = []
+    for run_id in store.run_ids():
+        try:
+            config = store.load_config(run_id)
+            metrics = store.load_metrics(run_id)
+        except (RunNotFoundError, FileNotFoundError):
+            continue
+        attack, names = config.attack, metrics["class_names"]
+        detections = store.path(run_id) / "detections"
+        finished = (store.path(run_id) / METRICS_FILE).stat().st_mtime
+        rows.append(
+            {
+                "run": run_id,
+                "finished": dt.datetime.fromtimestamp(finished),
+                "dataset": config.data.dataset,
+                "attack": attack.kind,
+                "source": f"{attack.source} {names[attack.source]}",
+                "target": f"{attack.target} {names[attack.target]}",
+                "p %": attack.p if attack.kind != "none" else None,
+                "s px": attack.sticker_size,
+                "amp": attack.amp if attack.kind == "amplitude" else None,
+                "eps": attack.eps if attack.uses_pgd else None,
+                "epochs": len(metrics["history"]),
+                "clean accuracy": metrics["clean_accuracy"],
+                "ASR": metrics["asr"],
+                "MASR": metrics["masr"],
+                "train s": metrics.get("train_seconds"),
+                "detections": len(list(detections.glob("*.json"))) if detections.is_dir() else 0,
+            }
+        )
+    return sorted(rows, key=lambda row: (row["finished"], row["run"]), reverse=True)
+
+
+def run_label(row: dict) -> str:
+    """A short human label for pickers: "c90f962f2185 · standard p=33% · ASR 1.00"."""
+    what = row["attack"] if row["attack"] == "none" else f"{row['attack']} p={row['p %']:g}%"
+    return f"{row['run']} · {what} · ASR {row['ASR']:.2f}"

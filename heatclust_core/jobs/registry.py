@@ -1,0 +1,215 @@
+"""The job registry: one SQLite table (stdlib sqlite3) under the state folder.
+
+Every process that touches jobs (the Streamlit server, the job processes, the CLI) opens the
+same file; WAL mode lets readers poll while a job process writes its progress.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+JobKind = Literal["train", "detect", "scan"]
+JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
+JOB_KINDS: tuple[str, ...] = ("train", "detect", "scan")
+JOB_STATUSES: tuple[str, ...] = ("queued", "running", "done", "failed", "cancelled")
+ACTIVE_STATUSES = ("queued", "running")
+REGISTRY_FILE = "jobs.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    config TEXT NOT NULL,
+    run_id TEXT,
+    device TEXT NOT NULL,
+    status TEXT NOT NULL,
+    stage TEXT NOT NULL DEFAULT '',
+    progress REAL NOT NULL DEFAULT 0,
+    message TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL,
+    pid INTEGER,
+    error TEXT,
+    result TEXT
+);
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);
+CREATE INDEX IF NOT EXISTS jobs_run ON jobs (run_id);
+"""
+
+
+@dataclass(frozen=True)
+class Job:
+    """One row of the registry. Times are UNIX seconds; progress is a fraction in [0, 1]."""
+
+    id: str
+    kind: str
+    config: dict[str, Any]
+    run_id: str | None
+    device: str
+    status: str
+    stage: str
+    progress: float
+    message: str
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    pid: int | None
+    error: str | None
+    result: dict[str, Any] | None
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    def duration(self, now: float | None = None) -> float | None:
+        """Seconds since the job started, up to when it finished; None while queued."""
+        if self.started_at is None:
+            return None
+        end = self.finished_at if self.finished_at is not None else (now or time.time())
+        return max(0.0, end - self.started_at)
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Job:
+        values = dict(row)
+        values["config"] = json.loads(values["config"])
+        values["result"] = json.loads(values["result"]) if values["result"] else None
+        return cls(**values)
+
+
+def new_job_id() -> str:
+    """Sortable by creation time, unique across processes."""
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
+
+
+class JobRegistry:
+    def __init__(self, state_dir: str | Path = "state"):
+        self.state_dir = Path(state_dir)
+        self.path = self.state_dir / REGISTRY_FILE
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        with self.connect() as db:
+            db.executescript(_SCHEMA)
+
+    def job_dir(self, job_id: str) -> Path:
+        """The job's own folder: its log and the lock its process holds while it lives."""
+        return self.state_dir / "jobs" / job_id
+
+    @contextmanager
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA busy_timeout=30000")
+            yield db
+        finally:
+            db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction that holds the database's write lock from the start."""
+        with self.connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    def add(self, kind: str, config: dict[str, Any], run_id: str | None, device: str) -> Job:
+        if kind not in JOB_KINDS:
+            raise ValueError(f"unknown job kind {kind!r}")
+        job_id = new_job_id()
+        with self.connect() as db:
+            db.execute(
+                "INSERT INTO jobs (id, kind, config, run_id, device, status, created_at) "
+                "VALUES (?, ?, ?, ?, ?, 'queued', ?)",
+                (job_id, kind, json.dumps(config, sort_keys=True), run_id, device, time.time()),
+            )
+        return self.get(job_id)
+
+    def get(self, job_id: str) -> Job | None:
+        with self.connect() as db:
+            row = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return Job.from_row(row) if row else None
+
+    def list(
+        self,
+        status: str | tuple[str, ...] | None = None,
+        kind: str | None = None,
+        run_id: str | None = None,
+    ) -> list[Job]:
+        """Jobs matching every given filter, newest first."""
+        clauses, values = [], []
+        if status is not None:
+            statuses = (status,) if isinstance(status, str) else tuple(status)
+            clauses.append(f"status IN ({', '.join('?' * len(statuses))})")
+            values.extend(statuses)
+        if kind is not None:
+            clauses.append("kind = ?")
+            values.append(kind)
+        if run_id is not None:
+            clauses.append("run_id = ?")
+            values.append(run_id)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self.connect() as db:
+            rows = db.execute(
+                f"SELECT * FROM jobs {where} ORDER BY created_at DESC, id DESC", values
+            ).fetchall()
+        return [Job.from_row(row) for row in rows]
+
+    def report(self, job_id: str, stage: str, fraction: float, message: str) -> None:
+        with self.connect() as db:
+            db.execute(
+                "UPDATE jobs SET stage = ?, progress = ?, message = ? "
+                "WHERE id = ? AND status = 'running'",
+                (stage, min(max(float(fraction), 0.0), 1.0), message, job_id),
+            )
+
+    def set_run_id(self, job_id: str, run_id: str) -> None:
+        with self.connect() as db:
+            db.execute("UPDATE jobs SET run_id = ? WHERE id = ?", (run_id, job_id))
+
+    def finish(self, job_id: str, result: dict[str, Any]) -> bool:
+        """Mark a running job done; False if it was no longer running (e.g. cancelled)."""
+        with self.connect() as db:
+            cursor = db.execute(
+                "UPDATE jobs SET status = 'done', progress = 1, finished_at = ?, result = ? "
+                "WHERE id = ? AND status = 'running'",
+                (time.time(), json.dumps(result), job_id),
+            )
+        return cursor.rowcount == 1
+
+    def end(self, job_id: str, status: str, error: str | None = None) -> bool:
+        """Move an active job to failed or cancelled; False if it had already ended."""
+        if status not in ("failed", "cancelled"):
+            raise ValueError(f"end() takes failed or cancelled, not {status!r}")
+        with self.connect() as db:
+            cursor = db.execute(
+                "UPDATE jobs SET status = ?, error = ?, finished_at = ? "
+                "WHERE id = ? AND status IN ('queued', 'running')",
+                (status, error, time.time(), job_id),
+            )
+        return cursor.rowcount == 1
+
+    def delete(self, job_id: str) -> None:
+        with self.connect() as db:
+            db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+
+    def delete_for_run(self, run_id: str) -> int:
+        """Forget the finished jobs of a run; active ones are left alone."""
+        with self.connect() as db:
+            cursor = db.execute(
+                "DELETE FROM jobs WHERE run_id = ? AND status NOT IN ('queued', 'running')",
+                (run_id,),
+            )
+        return cursor.rowcount

@@ -1,0 +1,270 @@
+"""Inspect a finished run: attack success, detectors, heatmaps, point clouds and clusters."""
+
+import streamlit as st
+
+from heatclust_core.catalog import run_label, run_rows
+from heatclust_core.config import build
+from heatclust_core.detect_run import DetectConfig, load_detections
+from heatclust_core.detectors.flagging import FLAG_RULES
+from heatclust_core.errors import ConfigError, HeatClustError, RunNotFoundError
+from heatclust_core.explain.gallery import heatmap_gallery, sample_point_cloud
+from heatclust_core.explain.lrp import COMPOSITE_NAMES, LRPOptions
+from heatclust_core.figures import (
+    DETECTOR_NAMES,
+    cluster_scatter,
+    detection_points,
+    detector_table,
+    heatmap_gallery_figure,
+    per_class_asr_figure,
+    point_cloud_figure,
+    scan_figure,
+    training_history_figure,
+)
+from heatclust_core.model import pick_device
+from heatclust_core.scan import ScanConfig, load_scans
+from ui.job_panel import job_panel
+from ui.navigation import require_app
+from ui.resources import run_artifacts, runner
+
+# The HC detector's composite first: it is what the gallery should show by default.
+COMPOSITES = sorted(COMPOSITE_NAMES, key=lambda name: name != DetectConfig().lrp_composite)
+
+require_app()
+
+st.title("Inspect")
+jobs = runner()
+store = jobs.store
+rows = run_rows(store)
+if not rows:
+    st.info("No finished runs yet. Train one first.")
+    st.page_link("pages/attack.py", label="Attack & train", icon=":material/science:")
+    st.stop()
+
+by_id = {row["run"]: row for row in rows}
+wanted = st.query_params.get("run")
+if wanted and wanted not in by_id:
+    st.warning(f"Run {wanted} is not (or no longer) in {store.root}; showing the newest run.")
+run_id = st.selectbox(
+    "Run",
+    list(by_id),
+    index=list(by_id).index(wanted) if wanted in by_id else 0,
+    format_func=lambda r: run_label(by_id[r]),
+)
+st.query_params["run"] = run_id
+
+try:
+    config = store.load_config(run_id)
+    metrics = store.load_metrics(run_id)
+    model, train_set = run_artifacts(run_id)
+except RunNotFoundError:
+    st.warning(f"Run {run_id} was deleted while this page was open.")
+    st.stop()
+names = metrics["class_names"]
+attack = config.attack
+
+st.caption(
+    f"{attack.kind} attack · source {attack.source} {names[attack.source]} → target "
+    f"{attack.target} {names[attack.target]} · p={attack.p:g}% · s={attack.sticker_size}"
+    + (f" · amp={attack.amp}" if attack.kind == "amplitude" else "")
+    + (f" · eps={attack.eps:.4f}" if attack.uses_pgd else "")
+    + f" · {config.data.dataset} data · {len(metrics['history'])} epochs"
+)
+cells = st.columns(5)
+cells[0].metric("Clean accuracy", f"{metrics['clean_accuracy']:.4f}")
+cells[1].metric("ASR", f"{metrics['asr']:.4f}", help="Triggered source-class test images → target")
+cells[2].metric("MASR", f"{metrics['masr']:.4f}", help="Mean ASR over all classes but the target")
+cells[3].metric("Poisoned samples", metrics["n_poisoned"])
+cells[4].metric("Training", f"{metrics['train_seconds']:.0f} s", help=f"on {metrics['device']}")
+st.plotly_chart(per_class_asr_figure(metrics, attack.source, attack.target), key="asr-chart")
+with st.expander("Training curve, configuration and versions"):
+    st.plotly_chart(training_history_figure(metrics["history"]), key="history-chart")
+    st.json({"run_id": run_id, "config": config.model_dump(), "versions": metrics.get("versions")})
+
+st.header("Detectors")
+suspicious = st.selectbox(
+    "Suspicious class",
+    range(len(names)),
+    index=attack.target,
+    format_func=lambda c: f"{c} · {names[c]}" + (" (target)" if c == attack.target else ""),
+)
+detect_defaults = DetectConfig()
+with st.expander("Detector settings"):
+    left, middle, right = st.columns(3)
+    k = left.number_input("Clusters k", value=detect_defaults.k, step=1)
+    flag_rule = middle.selectbox("Flag rule", FLAG_RULES)
+    seed = right.number_input("Seed", value=detect_defaults.seed, step=1, key="detector-seed")
+    left, middle, right = st.columns(3)
+    relevance_share = left.number_input(
+        "HC relevance share", value=detect_defaults.relevance_share, step=0.01
+    )
+    epsilon = middle.number_input(
+        "HC entropic epsilon", value=detect_defaults.epsilon, step=0.005, format="%.4f"
+    )
+    mds_samples = right.number_input(
+        "HC samples in the MDS picture",
+        value=detect_defaults.mds_samples,
+        step=10,
+        help="Costs M²/2 GW problems.",
+    )
+    left, middle, right = st.columns(3)
+    composite = left.selectbox("HC LRP composite", COMPOSITES)
+    reducer = middle.selectbox("Raw clustering reducer", ["pca", "ica"])
+    normalize = right.toggle("AC: unit-length activations", value=detect_defaults.normalize)
+    device = st.selectbox(
+        "Device", ["auto", "cpu"] + (["cuda"] if pick_device().type == "cuda" else [])
+    )
+
+
+def _detect_config(detector: str) -> DetectConfig:
+    return build(
+        DetectConfig,
+        {
+            "detector": detector,
+            "class_id": suspicious,
+            "k": k,
+            "flag_rule": flag_rule,
+            "seed": seed,
+            "reducer": reducer,
+            "normalize": normalize,
+            "relevance_share": relevance_share,
+            "epsilon": epsilon,
+            "mds_samples": mds_samples,
+            "lrp_composite": composite,
+        },
+    )
+
+
+@st.cache_data(show_spinner="Computing LRP heatmaps...", max_entries=32)
+def _gallery(models_dir: str, run_id: str, class_id: int, per_group: int, composite: str):
+    model, train_set = run_artifacts(run_id)
+    return heatmap_gallery(
+        model, train_set, class_id, per_group, LRPOptions(composite=composite), pick_device()
+    )
+
+
+buttons = st.columns(4)
+requests = {
+    "raw": buttons[0].button("Raw clustering", icon=":material/scatter_plot:"),
+    "ac": buttons[1].button("Activation Clustering", icon=":material/hub:"),
+    "hc": buttons[2].button(
+        "Heatmap Clustering", type="primary", icon=":material/local_fire_department:"
+    ),
+}
+scan_requested = buttons[3].button("Scan all classes", icon=":material/manage_search:")
+try:
+    for detector, pressed in requests.items():
+        if pressed:
+            outcome = jobs.submit_detect(run_id, _detect_config(detector), device)
+            if outcome.cached:
+                st.info(
+                    f"{DETECTOR_NAMES[detector]} with these settings is already in the table below."
+                )
+    if scan_requested:
+        outcome = jobs.submit_scan(run_id, ScanConfig(seed=seed), device)
+        if outcome.cached:
+            st.info("This class scan is already below.")
+except ConfigError as exc:
+    st.error(f"{exc.parameter}: {exc.message}", icon=":material/error:")
+except HeatClustError as exc:
+    st.error(str(exc))
+job_panel(jobs, kinds=("detect", "scan"), run_id=run_id, key="detect-jobs")
+
+detections = load_detections(store, run_id)
+selected_sample = None
+if detections:
+    st.subheader("Detector comparison")
+    st.dataframe(
+        detector_table(detections),
+        hide_index=True,
+        column_config={
+            name: st.column_config.NumberColumn(format="%.3f")
+            for name in ("ACC", "TPR", "TNR", "precision", "F1")
+        }
+        | {
+            name: st.column_config.NumberColumn(format="%.1f")
+            for name in ("features s", "clustering s", "pairwise s", "total s")
+        },
+        key="detector-table",
+    )
+    of_class = [d for d in detections if d["class"] == suspicious]
+    if of_class:
+        st.subheader("Cluster assignments")
+        chosen = st.selectbox(
+            "Detection",
+            range(len(of_class)),
+            format_func=lambda i: (
+                f"{DETECTOR_NAMES[of_class[i]['detector']]} · ACC "
+                f"{of_class[i]['acc']:.3f} · TPR {of_class[i]['tpr']:.3f} · TNR {of_class[i]['tnr']:.3f}"
+            ),
+        )
+        detection = of_class[chosen]
+        points = detection_points(detection, train_set.is_poisoned)
+        views = []
+        if detection.get("mds"):
+            views.append(("MDS of pairwise GW distances", True, "MDS 1", "MDS 2"))
+        axes = detection.get("embedding_axes", ["component 1", "component 2"])
+        views.append(
+            (
+                "GW distance to the cluster centres"
+                if detection["detector"] == "hc"
+                else "First two components",
+                False,
+                *axes,
+            )
+        )
+        selected_sample = None
+        for tab, (title, mds, x_axis, y_axis) in zip(
+            st.tabs([v[0] for v in views]), views, strict=True
+        ):
+            with tab:
+                shown = points.dropna(subset=["mds_x"]) if mds else points
+                event = st.plotly_chart(
+                    cluster_scatter(
+                        points, (x_axis, y_axis), f"{title} ({len(shown)} samples)", mds
+                    ),
+                    on_select="rerun",
+                    selection_mode="points",
+                    key=f"clusters-{chosen}-{int(mds)}",
+                )
+                picked = event.selection.points if event and event.selection else []
+                if picked:
+                    selected_sample = int(picked[0]["customdata"])
+        st.caption("Click a point to see its image, heatmap and point cloud below.")
+    else:
+        st.caption(f"No detection of class {suspicious} yet: run a detector above.")
+else:
+    st.caption("No detector has run on this run yet: start one above.")
+
+st.subheader("Heatmaps")
+per_group = st.slider("Samples per group", 2, 12, 6)
+gallery_composite = st.selectbox("LRP composite", COMPOSITES, key="gallery-composite")
+poisoned_tiles, clean_tiles = _gallery(
+    str(store.root), run_id, suspicious, per_group, gallery_composite
+)
+if not poisoned_tiles:
+    st.caption(f"Class {suspicious} holds no poisoned sample; only clean ones are shown.")
+st.plotly_chart(
+    heatmap_gallery_figure(poisoned_tiles, clean_tiles, names[suspicious]), key="heatmap-gallery"
+)
+
+st.subheader("Relevance point cloud")
+members = [t.sample for t in poisoned_tiles + clean_tiles]
+if selected_sample is not None and selected_sample not in members:
+    members.insert(0, selected_sample)
+left, right = st.columns([2, 1])
+sample = left.selectbox(
+    "Sample",
+    members,
+    index=members.index(selected_sample) if selected_sample in members else 0,
+    format_func=lambda i: f"#{i} ({'poisoned' if train_set.is_poisoned[i] else 'clean'})",
+)
+share = right.slider("Relevance share kept", 0.5, 1.0, 0.99, 0.01)
+tile, cloud = sample_point_cloud(
+    model, train_set, sample, share, LRPOptions(composite=gallery_composite), pick_device()
+)
+st.plotly_chart(point_cloud_figure(tile, cloud), key="point-cloud")
+
+scans = load_scans(store, run_id)
+if scans:
+    st.subheader("Class scan")
+    st.plotly_chart(scan_figure(scans[0], attack.target), key="scan-chart")

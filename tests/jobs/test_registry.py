@@ -1,0 +1,55 @@
+"""The SQLite job registry on its own (no processes)."""
+
+import time
+
+from heatclust_core.jobs.registry import JobRegistry
+
+
+def test_jobs_are_listed_newest_first_and_filtered(tmp_path):
+    registry = JobRegistry(tmp_path)
+    first = registry.add("train", {"a": 1}, "run1", "cpu")
+    time.sleep(0.01)
+    second = registry.add("detect", {"detector": "hc"}, "run1", "cpu")
+    third = registry.add("scan", {}, "run2", "cuda:0")
+    assert [j.id for j in registry.list()] == [third.id, second.id, first.id]
+    assert [j.id for j in registry.list(run_id="run1", kind="detect")] == [second.id]
+    assert {j.id for j in registry.list(status="queued")} == {first.id, second.id, third.id}
+    assert registry.get(second.id).config == {"detector": "hc"}
+    assert registry.get("missing") is None
+    assert first.status == "queued" and first.duration() is None
+
+
+def test_progress_is_kept_only_while_running_and_an_ended_job_stays_ended(tmp_path):
+    registry = JobRegistry(tmp_path)
+    job = registry.add("train", {}, "run", "cpu")
+    registry.report(job.id, "train", 0.5, "epoch 1/2")
+    assert registry.get(job.id).stage == ""  # queued: nothing to report yet
+    with registry.connect() as db:
+        db.execute(
+            "UPDATE jobs SET status = 'running', started_at = ? WHERE id = ?", (time.time(), job.id)
+        )
+    registry.report(job.id, "train", 1.7, "epoch 2/2")
+    running = registry.get(job.id)
+    assert (running.stage, running.progress, running.message) == ("train", 1.0, "epoch 2/2")
+    assert registry.end(job.id, "cancelled", "by the user")
+    assert not registry.finish(job.id, {"late": True})  # a cancelled job is not revived
+    assert not registry.end(job.id, "failed", "too late")
+    ended = registry.get(job.id)
+    assert (ended.status, ended.error, ended.result) == ("cancelled", "by the user", None)
+    assert ended.duration() is not None
+
+
+def test_forgetting_a_run_keeps_its_active_jobs(tmp_path):
+    registry = JobRegistry(tmp_path)
+    active = registry.add("detect", {}, "run", "cpu")
+    ended = registry.add("scan", {}, "run", "cpu")
+    registry.end(ended.id, "failed", "boom")
+    other = registry.add("scan", {}, "other", "cpu")
+    registry.end(other.id, "failed", "boom")
+    assert registry.delete_for_run("run") == 1
+    assert {j.id for j in registry.list()} == {active.id, other.id}
+
+
+def test_a_second_registry_on_the_same_folder_sees_the_same_jobs(tmp_path):
+    job = JobRegistry(tmp_path).add("train", {"x": 1}, "run", "cpu")
+    assert JobRegistry(tmp_path).get(job.id) == job
