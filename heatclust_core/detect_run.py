@@ -45,7 +45,7 @@ class DetectConfig(BaseConfig):
     barycenter_size: int = Field(32, ge=2, le=1024)
     max_iter: int = Field(10, ge=1, le=1000)
     barycenter_iter: int = Field(2, ge=1, le=100)
-    mds_samples: int = Field(40, ge=0, le=1000, description="samples in the MDS picture")
+    mds_samples: int = Field(30, ge=0, le=1000, description="samples in the MDS picture")
     explain_class: Literal["label", "predicted"] = "label"
     lrp_composite: CompositeName = "epsilon-alpha2-beta1"
 

@@ -73,6 +73,17 @@ def _terminate(signum, frame):
     raise SystemExit(128 + signum)
 
 
+def _wait_until_running(registry: JobRegistry, job_id: str, timeout_s: float = 60.0) -> Job | None:
+    """The job's row once it says running. The runner marks it so in the transaction that
+    starts this process, which may not have committed when this process first looks."""
+    deadline = time.monotonic() + timeout_s
+    job = registry.get(job_id)
+    while job is not None and job.status == "queued" and time.monotonic() < deadline:
+        time.sleep(0.1)
+        job = registry.get(job_id)
+    return job
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m heatclust_core.jobs.worker")
     parser.add_argument("--state-dir", required=True)
@@ -83,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     runner = JobRunner(args.state_dir, args.models_dir)
     registry = runner.registry
-    job = registry.get(args.job)
+    job = _wait_until_running(registry, args.job)
     if job is None or job.status != "running":
         print(f"job {args.job} is not waiting to run ({job.status if job else 'unknown'})")
         return 1

@@ -72,6 +72,7 @@ def test_heatmap_clustering_draws_the_mds_subset_from_every_cluster():
     assert len(index) == len(np.unique(index)) and np.all(np.diff(index) > 0)
     assert 9 <= len(index) <= 11
     assert np.sum(labels[index] == 1) >= 1 and np.sum(labels[index] == 0) >= 8
+    assert len(HeatmapClustering(Classifier(3), mds_samples=0)._mds_subset(labels)) == 0
 
 
 def test_mds_embedding_recovers_planar_distances_from_squared_ones():
