@@ -1,4 +1,4 @@
-"""Command line: `python -m heatclust_core train ...` (detect, scan, sweep and report follow).
+"""Command line: `python -m heatclust_core train|detect|scan|sweep|report ...`.
 
 Results go to stdout (a table, or JSON with --json); progress bars and errors go to stderr.
 A bad parameter exits with status 2 and one line naming it, before anything is written.
@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
@@ -28,8 +29,12 @@ from heatclust_core.detectors.flagging import FLAG_RULES
 from heatclust_core.errors import ConfigError, DatasetError, HeatClustError, RunNotFoundError
 from heatclust_core.explain.lrp import COMPOSITE_NAMES
 from heatclust_core.pipeline import train_run
+from heatclust_core.report import run_report, sweep_report
 from heatclust_core.run_store import RunStore
 from heatclust_core.scan import ScanConfig, run_scan
+from heatclust_core.storage import atomic_write
+from heatclust_core.sweeps.cli import add_sweep_parser, print_sweep, run_sweep_command
+from heatclust_core.sweeps.runner import load_sweeps, sweeps_dir
 
 AUGMENTATIONS = tuple(name for name in AugmentConfig.model_fields if name != "group_size")
 # Config parameter -> the flag that sets it, for error messages.
@@ -302,7 +307,21 @@ def _parser() -> argparse.ArgumentParser:
     scan.add_argument("--layer", default=DetectConfig().layer)
     scan.add_argument("--seed", type=int, default=0)
 
-    for sub in (train, detect, scan):
+    sweep = add_sweep_parser(commands)
+
+    report = commands.add_parser(
+        "report",
+        help="write a self-contained HTML report of a run or a sweep (readable offline)",
+        description="One HTML file with plotly.js and images inlined: configuration, versions, "
+        "metrics, per-class ASR, detector tables, heatmaps and cluster plots (a run), or the "
+        "table and rate charts (a sweep).",
+    )
+    source = report.add_mutually_exclusive_group(required=True)
+    source.add_argument("--run", help="run id")
+    source.add_argument("--sweep", help="sweep id (see models/sweeps/)")
+    report.add_argument("--out", required=True, type=Path, help="the HTML file to write")
+
+    for sub in (train, detect, scan, sweep, report):
         sub.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
         sub.add_argument("--quiet", action="store_true", help="no progress bars")
         if sub is not train:
@@ -428,6 +447,23 @@ def _scan(args: argparse.Namespace, progress: TqdmProgress) -> dict[str, Any]:
     return run_scan(RunStore(args.models_dir), args.run, config, args.device, progress)
 
 
+def _report(args: argparse.Namespace, progress: TqdmProgress) -> dict[str, Any]:
+    store = RunStore(args.models_dir)
+    if args.run:
+        text = run_report(store, args.run)
+    else:
+        records = [r for r in load_sweeps(store) if r["sweep_id"] == args.sweep]
+        if not records:
+            raise ConfigError("--sweep", f"no sweep {args.sweep!r} in {sweeps_dir(store)}")
+        text = sweep_report(records[0])
+    atomic_write(args.out, lambda handle: handle.write(text.encode()))
+    return {"out": str(args.out), "bytes": len(text.encode()), "run": args.run, "sweep": args.sweep}
+
+
+def _print_report(result: dict[str, Any]) -> None:
+    print(f"wrote {result['out']} ({result['bytes'] / 1e6:.1f} MB)")
+
+
 def _print_detect(result: dict[str, Any]) -> None:
     print(
         f"{result['detector']} on class {result['class']} ({result['class_name']}) of run "
@@ -457,6 +493,8 @@ _COMMANDS = {
     "train": (_train, _print_train),
     "detect": (_detect, _print_detect),
     "scan": (_scan, _print_scan),
+    "sweep": (run_sweep_command, print_sweep),
+    "report": (_report, _print_report),
 }
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from heatclust_core.detect_run import DetectConfig
 from heatclust_core.explain.gallery import HeatmapTile
 from heatclust_core.explain.point_cloud import PointCloud
 
@@ -112,6 +113,8 @@ def detector_table(detections: Sequence[dict]) -> pd.DataFrame:
 
 
 def _settings(config: dict) -> str:
+    # Results saved by older versions may lack newer fields: fill in today's defaults.
+    config = DetectConfig().model_dump() | config
     if config["detector"] == "raw":
         text = f"{config['reducer'].upper()} {config['n_components']}"
     elif config["detector"] == "ac":

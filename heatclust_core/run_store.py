@@ -7,8 +7,10 @@ place in one step, so a run folder is either complete or absent.
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
+import tarfile
 import uuid
 from pathlib import Path
 
@@ -84,6 +86,29 @@ class RunStore:
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
         return final
+
+    def import_archive(self, run_id: str, archive: bytes) -> bool:
+        """Add a run folder packed as a tar.gz (from a remote worker), atomically; False if the
+        run was already here. Refuses archives with paths outside the folder."""
+        if self.exists(run_id):
+            return False
+        staging = self.root / f".staging-{run_id}-{uuid.uuid4().hex[:8]}"
+        staging.mkdir(parents=True)
+        try:
+            with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as packed:
+                packed.extractall(staging, filter="data")
+            if not all((staging / name).is_file() for name in _REQUIRED):
+                raise ValueError(f"archive of run {run_id} lacks some of {', '.join(_REQUIRED)}")
+            try:
+                os.rename(staging, self.path(run_id))
+            except OSError:
+                if not self.exists(run_id):
+                    raise
+                return False
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
+        return True
 
     def delete(self, run_id: str) -> bool:
         """Remove a run folder: renamed away in one step first, so it vanishes whole."""

@@ -1,3 +1,6 @@
+import os
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -16,3 +19,17 @@ def tiny_data(tmp_path) -> DataConfig:
 @pytest.fixture
 def tiny_train() -> TrainConfig:
     return TrainConfig(epochs=1, batch_size=64, augment=AugmentConfig())
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture
+def chromium() -> Path:
+    """Debian's chromium for the real-browser tests; CI (HEATCLUST_REQUIRE_BROWSER) fails
+    without it instead of skipping."""
+    if not CHROMIUM.exists():
+        if os.environ.get("HEATCLUST_REQUIRE_BROWSER"):
+            pytest.fail(f"{CHROMIUM} is missing (apt-get install chromium chromium-driver)")
+        pytest.skip(f"{CHROMIUM} is not installed")
+    return CHROMIUM

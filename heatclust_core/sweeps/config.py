@@ -1,0 +1,59 @@
+"""A sweep's typed configuration and the grid of run configs it expands to."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+
+from pydantic import Field, field_validator
+
+from heatclust_core.config import AttackKind, BaseConfig, RunConfig, build
+from heatclust_core.detect_run import DetectConfig, DetectorName
+
+
+class SweepConfig(BaseConfig):
+    """Axes left empty keep the base run's value. A seed sets the attack's and training's
+    seed together (trigger positions, chosen samples, initialisation, batches)."""
+
+    name: str = Field("sweep", min_length=1, max_length=80)
+    base: RunConfig = RunConfig()
+    kinds: tuple[AttackKind, ...] = ()
+    p: tuple[float, ...] = ()
+    sticker_size: tuple[int, ...] = ()
+    amp: tuple[int, ...] = ()
+    seeds: tuple[int, ...] = (0,)
+    detectors: tuple[DetectorName, ...] = ("ac", "hc")
+    # Tables need no MDS picture: it would cost more than the clustering on small classes.
+    detect: DetectConfig = DetectConfig(mds_samples=0)
+
+    @field_validator("seeds", "detectors")
+    @classmethod
+    def _not_empty(cls, value: tuple) -> tuple:
+        if not value:
+            raise ValueError("needs at least one value")
+        return value
+
+    def cells(self) -> list[RunConfig]:
+        """Every combination of the axes, in a stable order (kind, p, s, amp, seed)."""
+        attack = self.base.attack
+        axes = itertools.product(
+            self.kinds or (attack.kind,),
+            self.p or (attack.p,),
+            self.sticker_size or (attack.sticker_size,),
+            self.amp or (attack.amp,),
+            self.seeds,
+        )
+        cells = []
+        for kind, p, size, amp, seed in axes:
+            cell_attack = attack.model_copy(
+                update={"kind": kind, "p": p, "sticker_size": size, "amp": amp, "seed": seed}
+            )
+            train = self.base.train.model_copy(update={"seed": seed})
+            cells.append(self.base.model_copy(update={"attack": cell_attack, "train": train}))
+        # model_copy does not validate: each cell is checked here, naming a bad axis value.
+        return [build(RunConfig, cell.model_dump()) for cell in cells]
+
+    def sweep_id(self) -> str:
+        canonical = json.dumps(self.model_dump(), sort_keys=True, separators=(",", ":"))
+        return f"{self.name}-{hashlib.sha256(canonical.encode()).hexdigest()[:10]}"
