@@ -21,6 +21,7 @@ from heatclust_core.figures import (
     training_history_figure,
 )
 from heatclust_core.model import pick_device
+from heatclust_core.report import run_report
 from heatclust_core.scan import ScanConfig, load_scans
 from ui.job_panel import job_panel
 from ui.navigation import require_app
@@ -76,6 +77,14 @@ cells[2].metric("MASR", f"{metrics['masr']:.4f}", help="Mean ASR over all classe
 cells[3].metric("Poisoned samples", metrics["n_poisoned"])
 cells[4].metric("Training", f"{metrics['train_seconds']:.0f} s", help=f"on {metrics['device']}")
 st.plotly_chart(per_class_asr_figure(metrics, attack.source, attack.target), key="asr-chart")
+st.download_button(
+    "HTML report of this run",
+    lambda: run_report(store, run_id),
+    f"heatclust-{run_id}.html",
+    "text/html",
+    icon=":material/download:",
+    key="run-report",
+)
 with st.expander("Training curve, configuration and versions"):
     st.plotly_chart(training_history_figure(metrics["history"]), key="history-chart")
     st.json({"run_id": run_id, "config": config.model_dump(), "versions": metrics.get("versions")})

@@ -275,3 +275,66 @@ def test_inspect_says_so_when_the_run_asked_for_is_gone(app_env):
     assert any("0123456789ab is not (or no longer)" in w.value for w in app.warning) or any(
         "No finished runs" in i.value for i in app.info
     )
+
+
+@pytest.fixture(scope="module")
+def computed_sweep(folders):
+    """A tiny two-cell sweep over p, computed; and a wider one with a cell not computed."""
+    from heatclust_core.run_store import RunStore
+    from heatclust_core.sweeps import SweepConfig, run_sweep
+
+    base = RunConfig(
+        data=DataConfig(data_dir=str(folders["data"]), images_per_class=40),
+        train=TrainConfig(epochs=1),
+    )
+    sweep = SweepConfig(name="tiny", base=base, p=(20.0, 30.0), detectors=("ac",))
+    return run_sweep(sweep, RunStore(folders["models"]), device="cpu")
+
+
+def test_compare_shows_the_table_the_charts_and_tunes_between_cells(app_env, computed_sweep):
+    app = start_app("pages/compare.py")
+    assert app.title[0].value == "Compare"
+    table = app.dataframe[0].value
+    assert table["p"].tolist() == [20.0, 30.0]
+    cells = computed_sweep["cells"]
+    assert table["AC ACC"].tolist() == pytest.approx(
+        [100 * c["detections"]["ac"]["acc"] for c in cells]
+    )
+    assert len([c for c in app.get("plotly_chart") if "rates-" in c.proto.id]) == 4
+
+    slider = app.select_slider(key="tune-p")
+    for cell in cells:
+        slider.set_value(cell["p"]).run()
+        values = {m.label: m.value for m in app.metric}
+        assert values["Activation Clustering ACC"] == f"{cell['detections']['ac']['acc']:.3f}"
+        asr = chart(app, "tune-asr")
+        assert list(asr.data[0].y) == pytest.approx(
+            [cell["per_class_asr"][str(c)] for c in asr.data[0].customdata]
+        )
+    assert len(app.get("image")) == 1  # the example poisoned images of the cell
+
+
+def test_compare_queues_a_cell_not_computed_yet(app_env, computed_sweep):
+    from heatclust_core.run_store import RunStore
+    from heatclust_core.storage import write_json
+    from heatclust_core.sweeps import SweepConfig
+    from heatclust_core.sweeps.runner import sweep_record, sweeps_dir
+
+    wider = SweepConfig.model_validate(computed_sweep["config"]).model_copy(
+        update={"name": "wider", "p": (20.0, 30.0, 40.0)}
+    )
+    record = sweep_record(wider, RunStore(app_env["models"]))
+    write_json(
+        sweeps_dir(RunStore(app_env["models"])) / f"{record['sweep_id']}.json",
+        record | {"updated": 1e12},
+    )
+    app = start_app("pages/compare.py")
+    assert widget(app.selectbox, "Sweep").value == record["sweep_id"]  # the newest first
+    app.select_slider(key="tune-p").set_value(40.0).run()
+    assert any("not computed yet" in i.value for i in app.info)
+    button(app, "Queue this cell").click().run()
+    assert any("Started sweep job" in s.value for s in app.success)
+    job = JobRunner(app_env["state"], app_env["models"]).jobs(kind="sweep")[0]
+    assert job.config["p"] == [40.0] and job.kind == "sweep"
+    poll_until(app, lambda a: not JobRunner(app_env["state"], app_env["models"]).get(job.id).active)
+    assert JobRunner(app_env["state"], app_env["models"]).get(job.id).status == "done"

@@ -27,7 +27,10 @@ def _duration(job: Job) -> str:
 
 def _title(job: Job) -> str:
     run = f" · run {job.run_id}" if job.run_id else ""
-    what = job.kind if job.kind != "detect" else f"detect ({job.config.get('detector', '')})"
+    what = {
+        "detect": f"detect ({job.config.get('detector', '')})",
+        "sweep": f"sweep {job.config.get('name', '')}",
+    }.get(job.kind, job.kind)
     return f"{_ICONS.get(job.status, '')} {what}{run} · {job.status} · {_duration(job)}"
 
 

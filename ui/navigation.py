@@ -11,6 +11,7 @@ def app_pages() -> list[st.Page]:
     return [
         st.Page("pages/attack.py", title="Attack & train", icon=":material/science:", default=True),
         st.Page("pages/inspect.py", title="Inspect", icon=":material/insights:"),
+        st.Page("pages/compare.py", title="Compare", icon=":material/stacked_line_chart:"),
         st.Page("pages/runs.py", title="Runs", icon=":material/list_alt:"),
         st.Page("pages/dataset.py", title="Data set", icon=":material/grid_view:"),
     ]

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-JobKind = Literal["train", "detect", "scan"]
+JobKind = Literal["train", "detect", "scan", "sweep"]
 JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
-JOB_KINDS: tuple[str, ...] = ("train", "detect", "scan")
+JOB_KINDS: tuple[str, ...] = ("train", "detect", "scan", "sweep")
 JOB_STATUSES: tuple[str, ...] = ("queued", "running", "done", "failed", "cancelled")
 ACTIVE_STATUSES = ("queued", "running")
 REGISTRY_FILE = "jobs.sqlite"

@@ -7,8 +7,8 @@ free?" tells whether a job still lives, with no PID-reuse guesswork and across r
 the server. A running job whose lock is free died without reporting: it is marked failed on
 the next look.
 
-Jobs share a device one at a time per slot: one training job per device, and one analysis
-job (detector or class scan) per device beside it. Queued jobs start when their slot frees,
+Jobs share a device one at a time per slot: one training job (a run or a sweep) per device,
+and one analysis job (detector or class scan) per device beside it. Queued jobs start when their slot frees,
 from whichever process looks next: a page, the CLI, or the job that just finished.
 """
 
@@ -34,8 +34,10 @@ from heatclust_core.model import pick_device
 from heatclust_core.pipeline import resolve
 from heatclust_core.run_store import RunStore
 from heatclust_core.scan import ScanConfig, scan_path
+from heatclust_core.sweeps.config import SweepConfig
+from heatclust_core.sweeps.runner import sweep_record
 
-SLOTS = {"train": "train", "detect": "analysis", "scan": "analysis"}
+SLOTS = {"train": "train", "sweep": "train", "detect": "analysis", "scan": "analysis"}
 LOCK_FILE = "lock"
 LOG_FILE = "log.txt"
 _children: list[subprocess.Popen] = []  # reaped on each look, so no zombies pile up
@@ -46,7 +48,7 @@ class Submission:
     """What a submit did: started a job, found an identical active one, or found the result
     already on disk (`cached`, nothing started)."""
 
-    run_id: str
+    run_id: str | None
     job: Job | None = None
     cached: bool = False
     duplicate: bool = False
@@ -86,10 +88,17 @@ class JobRunner:
             return Submission(run_id, cached=True)
         return self._submit("scan", config.model_dump(), run_id, device)
 
-    def _submit(self, kind: str, config: dict, run_id: str, device: str) -> Submission:
+    def submit_sweep(self, sweep: SweepConfig, device: str = "auto") -> Submission:
+        """Queue the missing cells of a sweep (validated here); cached if none is missing."""
+        record = sweep_record(sweep, self.store)
+        if record["complete"]:
+            return Submission(record["sweep_id"], cached=True)
+        return self._submit("sweep", sweep.model_dump(), None, device)
+
+    def _submit(self, kind: str, config: dict, run_id: str | None, device: str) -> Submission:
         device_name = _device_slot_name(device)
-        for job in self.registry.list(status=("queued", "running"), kind=kind, run_id=run_id):
-            if job.config == config:
+        for job in self.registry.list(status=("queued", "running"), kind=kind):
+            if job.run_id == run_id and job.config == config:
                 return Submission(run_id, job=job, duplicate=True)
         job = self.registry.add(kind, config, run_id, device_name)
         self.dispatch()

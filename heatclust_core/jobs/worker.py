@@ -23,6 +23,8 @@ from heatclust_core.jobs.runner import JobRunner
 from heatclust_core.pipeline import train_run
 from heatclust_core.run_store import RunStore
 from heatclust_core.scan import ScanConfig, run_scan
+from heatclust_core.sweeps.config import SweepConfig
+from heatclust_core.sweeps.runner import run_sweep
 
 # Per-sample arrays stay in the run folder; the registry keeps what a table shows.
 _BULKY = ("sample_index", "cluster_labels", "embedding", "mds")
@@ -60,6 +62,16 @@ def execute(job: Job, store: RunStore, progress: RegistryProgress) -> dict[str, 
         result = run_detection(store, job.run_id, config, job.device, progress)
         return {"result_name": config.result_name()} | {
             k: v for k, v in result.items() if k not in _BULKY
+        }
+    if job.kind == "sweep":
+        record = run_sweep(
+            SweepConfig.model_validate(job.config), store, None, job.device, progress
+        )
+        cells = [cell for cell in record["cells"] if cell is not None]
+        return {
+            "sweep_id": record["sweep_id"],
+            "cells_done": len(cells),
+            "complete": record["complete"],
         }
     if job.kind == "scan":
         return run_scan(
