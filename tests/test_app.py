@@ -17,7 +17,7 @@ from heatclust_core.detect_run import load_detections
 from heatclust_core.jobs import JobRunner
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
-TIMEOUT_S = 180
+TIMEOUT_S = 300
 
 
 @pytest.fixture(scope="module")

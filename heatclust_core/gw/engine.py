@@ -156,6 +156,9 @@ def _solve_padded(C1, p, C2, q, options: GWOptions, want_plans: bool):
     return values, iterations, plans
 
 
+_SLACK = 32  # points of size difference a bucket tolerates besides the 12.5 %
+
+
 def gromov_wasserstein(
     pairs: Sequence[tuple[MetricMeasure, MetricMeasure]],
     options: GWOptions = GWOptions(),
@@ -176,10 +179,12 @@ def gromov_wasserstein(
     iterations = torch.zeros(P, dtype=torch.long)
     plans: list[torch.Tensor] | None = [torch.empty(0)] * P if return_plans else None
 
-    # Sorted by a geometric bin of the X size, then by Y size: a bucket then holds pairs whose
-    # X and Y sizes both lie within ~12.5 %, so padding stays small for all-pairs problems too.
+    # Sorted by a geometric bin of the X size, then by Y size: a bucket holds pairs whose X
+    # and Y sizes both lie within ~12.5 % (plus a few points), so padding stays small for
+    # all-pairs problems too. The slack of `SLACK` points keeps small problems in few
+    # buckets: there the per-solve overhead, not the padding, is what costs.
     def x_bin(size: int) -> int:
-        return int(math.log(size + 4) / math.log(1.125))
+        return int(math.log(size + _SLACK) / math.log(1.125))
 
     order = sorted(range(P), key=lambda i: (x_bin(pairs[i][0].size), pairs[i][1].size))
     start = 0
@@ -190,7 +195,7 @@ def gromov_wasserstein(
         while stop < P:
             nx, my = pairs[order[stop]]
             n_new, m_new = max(n, nx.size), max(m_max, my.size)
-            if x_bin(nx.size) != x_bin(first_x.size) or my.size > 1.125 * first_y.size + 4:
+            if x_bin(nx.size) != x_bin(first_x.size) or my.size > 1.125 * first_y.size + _SLACK:
                 break
             if (stop - start + 1) * (
                 n_new * n_new + n_new * m_new * 4 + m_new * m_new
