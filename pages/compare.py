@@ -3,6 +3,7 @@ live tuning between the computed cells of a sweep."""
 
 import streamlit as st
 
+from heatclust_core import settings
 from heatclust_core.attacks.preview import attack_preview
 from heatclust_core.config import ATTACK_KINDS, DataConfig, RunConfig, TrainConfig, build
 from heatclust_core.data.gallery import upscale
@@ -50,6 +51,7 @@ st.caption(
 jobs = runner()
 store = jobs.store
 records = load_sweeps(store)
+data_dir = str(settings.current().data_dir)
 
 with st.expander("Start a sweep", expanded=not records):
     from_preset, custom = st.tabs(["The paper's tables", "Your own grid"])
@@ -58,7 +60,7 @@ with st.expander("Start a sweep", expanded=not records):
             "Preset", list(PRESETS), format_func=lambda n: PRESETS[n].description, key="preset"
         )
         full = st.toggle("The paper's full budget (100 epochs)", key="preset-full")
-        chosen, note = preset(name, full)
+        chosen, note = preset(name, full, RunConfig(data=DataConfig(data_dir=data_dir)))
         st.caption(f"{note}. {len(chosen.cells())} cells.")
         if st.button("Run preset", type="primary", key="run-preset"):
             _submit(chosen)
@@ -82,7 +84,9 @@ with st.expander("Start a sweep", expanded=not records):
         if st.button("Run sweep", key="run-sweep"):
             try:
                 base = RunConfig(
-                    data=build(DataConfig, {"images_per_class": images}, "data"),
+                    data=build(
+                        DataConfig, {"data_dir": data_dir, "images_per_class": images}, "data"
+                    ),
                     train=build(TrainConfig, {"epochs": epochs}, "train"),
                 )
                 sweep = build(

@@ -338,3 +338,25 @@ def test_compare_queues_a_cell_not_computed_yet(app_env, computed_sweep):
     assert job.config["p"] == [40.0] and job.kind == "sweep"
     poll_until(app, lambda a: not JobRunner(app_env["state"], app_env["models"]).get(job.id).active)
     assert JobRunner(app_env["state"], app_env["models"]).get(job.id).status == "done"
+
+
+def test_compare_starts_a_grid_of_your_own_and_refuses_a_bad_value(app_env, computed_sweep):
+    app = start_app("pages/compare.py")
+    app.text_input(key="sweep-p").set_value("20, abc").run()
+    button(app, "Run sweep").click().run()
+    assert any("p: give numbers separated by commas" in e.value for e in app.error)
+    app.text_input(key="sweep-p").set_value("20, 150").run()
+    button(app, "Run sweep").click().run()
+    assert any("attack.p: must be in (0, 100), got 150.0" in e.value for e in app.error)
+
+    app.text_input(key="sweep-p").set_value("25").run()
+    app.number_input(key="sweep-epochs").set_value(1)
+    app.number_input(key="sweep-images").set_value(40)
+    app.multiselect(key="sweep-detectors").set_value(["ac"]).run()
+    button(app, "Run sweep").click().run()
+    assert any("Started sweep job" in s.value for s in app.success)
+    runner = JobRunner(app_env["state"], app_env["models"])
+    job = runner.jobs(kind="sweep")[0]
+    poll_until(app, lambda a: runner.get(job.id).status == "done")
+    widget(app.selectbox, "Sweep").set_value(runner.get(job.id).result["sweep_id"]).run()
+    assert app.dataframe[0].value["p"].tolist() == [25.0]
