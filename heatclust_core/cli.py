@@ -34,7 +34,8 @@ from heatclust_core.run_store import RunStore
 from heatclust_core.scan import ScanConfig, run_scan
 from heatclust_core.storage import atomic_write
 from heatclust_core.sweeps.cli import add_sweep_parser, print_sweep, run_sweep_command
-from heatclust_core.sweeps.runner import load_sweeps, sweeps_dir
+from heatclust_core.sweeps.config import SweepConfig
+from heatclust_core.sweeps.runner import load_sweeps, sweep_record, sweeps_dir
 
 AUGMENTATIONS = tuple(name for name in AugmentConfig.model_fields if name != "group_size")
 # Config parameter -> the flag that sets it, for error messages.
@@ -455,7 +456,8 @@ def _report(args: argparse.Namespace, progress: TqdmProgress) -> dict[str, Any]:
         records = [r for r in load_sweeps(store) if r["sweep_id"] == args.sweep]
         if not records:
             raise ConfigError("--sweep", f"no sweep {args.sweep!r} in {sweeps_dir(store)}")
-        text = sweep_report(records[0])
+        # Re-read from the run store: cells computed since the record was written count too.
+        text = sweep_report(sweep_record(SweepConfig.model_validate(records[0]["config"]), store))
     atomic_write(args.out, lambda handle: handle.write(text.encode()))
     return {"out": str(args.out), "bytes": len(text.encode()), "run": args.run, "sweep": args.sweep}
 
