@@ -183,6 +183,12 @@ def test_sweep_command_prints_the_table_as_json_and_writes_csv(tmp_path, capsys)
     assert set(result["table"][0]) == {"p", "ASR", "AC ACC", "AC TPR", "AC TNR"}
     assert (tmp_path / "table.csv").read_text().startswith("kind,p,sticker_size,amp,seeds")
 
+    report = tmp_path / "sweep.html"
+    args = ["report", "--sweep", result["sweep_id"], "--out", str(report), "--quiet"]
+    assert main([*args, "--models-dir", str(tmp_path / "models")]) == 0
+    assert "2 of 2 cells computed" in report.read_text()
+    assert main([*args, "--models-dir", str(tmp_path / "elsewhere")]) == 2
+
 
 def test_sweep_command_refuses_a_bad_axis_value_and_writes_nothing(tmp_path, capsys):
     code = main(["sweep", "--p", "33", "150", "--models-dir", str(tmp_path / "models")])
