@@ -130,9 +130,9 @@ st.subheader("Table")
 if table.empty:
     st.caption("No cell computed yet.")
 else:
-    st.dataframe(paper_layout(table, record), hide_index=True, key="sweep-table")
+    st.dataframe(paper_layout(table, record).round(2), hide_index=True, key="sweep-table")
     with st.expander("All columns: means and variances over seeds (percent)"):
-        st.dataframe(table, hide_index=True)
+        st.dataframe(table.round(3), hide_index=True)
     left, right = st.columns(2)
     left.download_button(
         "Table as CSV", table.to_csv(index=False), f"{sweep_id}.csv", "text/csv", key="csv"
