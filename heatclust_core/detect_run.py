@@ -22,7 +22,7 @@ from heatclust_core.explain.lrp import CompositeName, LRPOptions
 from heatclust_core.model import pick_device
 from heatclust_core.progress import Progress, silent
 from heatclust_core.run_store import RunStore
-from heatclust_core.storage import read_json, write_json
+from heatclust_core.storage import read_json_files, write_json
 
 DetectorName = Literal["raw", "ac", "hc"]
 
@@ -153,8 +153,4 @@ def detection_path(store: RunStore, run_id: str, config: DetectConfig) -> Path:
 
 def load_detections(store: RunStore, run_id: str) -> list[dict]:
     """Saved detector results of a run, newest file first."""
-    folder = store.path(run_id) / "detections"
-    if not folder.is_dir():
-        return []
-    files = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
-    return [read_json(path) for path in files]
+    return read_json_files(store.path(run_id) / "detections")

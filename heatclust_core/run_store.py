@@ -59,10 +59,7 @@ class RunStore:
         metrics: dict,
         poisoned: PoisonedSet,
     ) -> Path:
-        final = self.path(run_id)
-        staging = self.root / f".staging-{run_id}-{uuid.uuid4().hex[:8]}"
-        staging.mkdir(parents=True)
-        try:
+        def fill(staging: Path) -> None:
             state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
             save_file(
                 state, str(staging / MODEL_FILE), metadata={"n_classes": str(_n_classes(model))}
@@ -77,28 +74,31 @@ class RunStore:
                 original_labels=poisoned.original_labels,
                 trigger_positions=poisoned.trigger_positions,
             )
-            try:
-                os.rename(staging, final)
-            except OSError:
-                if not self.exists(run_id):  # not a concurrent twin that finished first
-                    raise
-        finally:
-            if staging.exists():
-                shutil.rmtree(staging, ignore_errors=True)
-        return final
+
+        self._publish(run_id, fill)
+        return self.path(run_id)
 
     def import_archive(self, run_id: str, archive: bytes) -> bool:
         """Add a run folder packed as a tar.gz (from a remote worker), atomically; False if the
         run was already here. Refuses archives with paths outside the folder."""
         if self.exists(run_id):
             return False
-        staging = self.root / f".staging-{run_id}-{uuid.uuid4().hex[:8]}"
-        staging.mkdir(parents=True)
-        try:
+
+        def fill(staging: Path) -> None:
             with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as packed:
                 packed.extractall(staging, filter="data")
             if not all((staging / name).is_file() for name in _REQUIRED):
                 raise ValueError(f"archive of run {run_id} lacks some of {', '.join(_REQUIRED)}")
+
+        return self._publish(run_id, fill)
+
+    def _publish(self, run_id: str, fill) -> bool:
+        """Let `fill(folder)` write a hidden staging folder, then rename it into place in one
+        step. False if a concurrent twin got there first (its folder is kept)."""
+        staging = self.root / f".staging-{run_id}-{uuid.uuid4().hex[:8]}"
+        staging.mkdir(parents=True)
+        try:
+            fill(staging)
             try:
                 os.rename(staging, self.path(run_id))
             except OSError:

@@ -17,7 +17,7 @@ from heatclust_core.detectors.activation import DEFAULT_LAYER, ActivationCluster
 from heatclust_core.model import Classifier, pick_device
 from heatclust_core.progress import Progress, silent
 from heatclust_core.run_store import RunStore
-from heatclust_core.storage import read_json, write_json
+from heatclust_core.storage import read_json_files, write_json
 
 
 def scan_classes(
@@ -106,6 +106,4 @@ def run_scan(
 
 def load_scans(store: RunStore, run_id: str) -> list[dict]:
     """Saved scans of a run, newest file first."""
-    folder = store.path(run_id) / "scans"
-    files = sorted(folder.glob("scan-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
-    return [read_json(path) for path in files] if folder.is_dir() else []
+    return read_json_files(store.path(run_id) / "scans", "scan-*.json")

@@ -47,3 +47,12 @@ def write_npz(path: Path, **arrays: np.ndarray) -> None:
 def read_npz(path: Path) -> dict[str, np.ndarray]:
     with np.load(path, allow_pickle=False) as archive:
         return {key: archive[key] for key in archive.files}
+
+
+def read_json_files(folder: Path, pattern: str = "*.json") -> list[Any]:
+    """Every JSON file of `folder` matching `pattern`, newest file first; [] if no folder."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    files = sorted(folder.glob(pattern), key=lambda p: p.stat().st_mtime, reverse=True)
+    return [read_json(path) for path in files]
