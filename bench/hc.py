@@ -2,9 +2,11 @@
 
 Both sides run the same k-means loop (heatclust_core.gw.kmeans.gw_kmeans) from the same
 k-means++ seeds on the same point clouds; only the backend differs:
-  ours: batched engine distances, barycenter steps reusing the assignment plans;
-  POT:  ot.gromov.entropic_gromov_wasserstein per pair (default tolerances) and
-        ot.gromov.entropic_gromov_barycenters warm-started at the current centre.
+  ours: batched engine distances, each pair started from its previous plan and Sinkhorn
+        potentials, barycenter steps reusing the assignment plans;
+  POT:  ot.gromov.entropic_gromov_wasserstein per pair (default tolerances) started from
+        the pair's previous plan (G0), and ot.gromov.entropic_gromov_barycenters
+        warm-started at the current centre.
 
   python bench/hc.py --run RUN_ID [--samples 60] [--eps 0.01]
 
@@ -28,7 +30,7 @@ from heatclust_core.detection import detection_metrics
 from heatclust_core.explain.lrp import LRPOptions, explain
 from heatclust_core.explain.point_cloud import point_cloud
 from heatclust_core.gw.engine import GWOptions, MetricMeasure
-from heatclust_core.gw.kmeans import EngineBackend, GWKMeansOptions, gw_kmeans
+from heatclust_core.gw.kmeans import EngineBackend, GWKMeansOptions, PairState, gw_kmeans
 from heatclust_core.run_store import RunStore
 
 
@@ -40,9 +42,9 @@ class POTBackend:
         self.barycenter_iter = barycenter_iter
         self.n_gw = 0
 
-    def distances(self, spaces, centres, return_plans: bool):
+    def distances(self, spaces, centres, return_states: bool, starts=None):
         values = np.zeros((len(spaces), len(centres)))
-        plans = [[None] * len(centres) for _ in spaces] if return_plans else None
+        states = [[None] * len(centres) for _ in spaces] if return_states else None
         for i, space in enumerate(spaces):
             for c, centre in enumerate(centres):
                 plan, log = ot.gromov.entropic_gromov_wasserstein(
@@ -52,15 +54,18 @@ class POTBackend:
                     centre.p.numpy(),
                     "square_loss",
                     epsilon=self.epsilon,
+                    G0=None
+                    if starts is None or starts[i][c] is None
+                    else starts[i][c].plan.numpy().astype(np.float64),
                     log=True,
                 )
                 values[i, c] = log["gw_dist"]
-                if return_plans:
-                    plans[i][c] = plan
+                if return_states:
+                    states[i][c] = PairState(torch.from_numpy(plan))
                 self.n_gw += 1
-        return values, plans
+        return values, states
 
-    def barycenter(self, members, plans, centre: MetricMeasure) -> MetricMeasure:
+    def barycenter(self, members, states, centre: MetricMeasure) -> MetricMeasure:
         C = ot.gromov.entropic_gromov_barycenters(
             centre.size,
             [m.C.numpy() for m in members],

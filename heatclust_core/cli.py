@@ -184,6 +184,13 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
         help="images sharing one draw of augmentation parameters; 1 = per image "
         f"(default {AugmentConfig().group_size}, faster on CPU)",
     )
+    group.add_argument(
+        "--precision",
+        choices=("float32", "mixed"),
+        default=defaults.precision,
+        help="mixed: bfloat16 autocast where the device has it natively (training ~1.3x "
+        "faster on such CPUs), else float32 (default float32)",
+    )
     group.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     group.add_argument("--models-dir", default="models", help="where runs are cached")
 
@@ -387,6 +394,7 @@ def run_config_from_args(args: argparse.Namespace) -> RunConfig:
             "val_fraction": args.val_fraction,
             "augment": augment,
             "seed": args.seed,
+            "precision": args.precision,
         },
     )
     return RunConfig(data=data, attack=attack, train=train)

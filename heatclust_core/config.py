@@ -90,6 +90,15 @@ class TrainConfig(BaseConfig):
     val_fraction: float = Field(0.1, gt=0, lt=0.5, description="validation share of train")
     augment: AugmentConfig = AugmentConfig()
     seed: int = Field(0, ge=0, le=2**31 - 1)
+    precision: Literal["float32", "mixed"] = Field(
+        "float32",
+        description="mixed: bfloat16 autocast where the device has it natively (float16 with "
+        "loss scaling on GPUs without bfloat16), else float32",
+    )
+
+    def relevant_fields(self) -> dict[str, Any]:
+        """What the run id hashes: float32 runs keep the ids they had before `precision`."""
+        return self.model_dump(exclude={"precision"} if self.precision == "float32" else None)
 
 
 class RunConfig(BaseConfig):
@@ -118,7 +127,7 @@ class RunConfig(BaseConfig):
         return {
             "data": self.data.model_dump(),
             "attack": self.attack.relevant_fields(),
-            "train": self.train.model_dump(),
+            "train": self.train.relevant_fields(),
         }
 
     def run_id(self) -> str:

@@ -119,6 +119,7 @@ def train_run(
             "best_epoch": trained.best_epoch,
             "stopped_early": trained.stopped_early,
             "train_seconds": trained.seconds,
+            "train_precision": trained.precision,
             "surrogate_run_id": surrogate_run_id,
             "device": str(torch_device),
             "versions": _versions(),

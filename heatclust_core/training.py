@@ -25,6 +25,21 @@ class TrainResult:
     best_epoch: int = 0
     stopped_early: bool = False
     seconds: float = 0.0
+    precision: str = "float32"  # what the forward and backward passes ran in
+
+
+def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
+    """The lower precision `precision="mixed"` trains in on `device`, or None for float32.
+
+    On CPU only where oneDNN has native bfloat16 (AVX512-BF16 or AMX): there it trains ~1.7x
+    faster; emulated bfloat16 would be slower than float32."""
+    if precision != "mixed":
+        return None
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        return torch.bfloat16
+    return None
 
 
 def seed_everything(seed: int) -> None:
@@ -76,8 +91,13 @@ def train_classifier(
     labels = torch.as_tensor(train.labels)
     generator = torch.Generator().manual_seed(config.seed)
     steps_per_epoch = math.ceil(len(train) / config.batch_size)
+    low_precision = autocast_dtype(device, config.precision)
+    # float16 needs loss scaling against underflowing gradients; bfloat16 has float32's range.
+    scaler = torch.amp.GradScaler(device.type, enabled=low_precision == torch.float16)
 
-    result = TrainResult(model=model)
+    result = TrainResult(
+        model=model, precision=str(low_precision or torch.float32).removeprefix("torch.")
+    )
     best_loss, best_state, since_best = math.inf, None, 0
     for epoch in range(1, config.epochs + 1):
         model.train()
@@ -92,9 +112,13 @@ def train_classifier(
             )
             y = labels[batch].to(device)
             optimizer.zero_grad(set_to_none=True)
-            loss = nn.functional.cross_entropy(model(x), y)
-            loss.backward()
-            optimizer.step()
+            with torch.autocast(
+                device.type, dtype=low_precision or torch.float32, enabled=low_precision is not None
+            ):
+                loss = nn.functional.cross_entropy(model(x), y)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
             running += loss.item() * len(batch)
             done = (epoch - 1 + (step + 1) / steps_per_epoch) / config.epochs
             progress(stage, done, f"epoch {epoch}/{config.epochs}")

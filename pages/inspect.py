@@ -75,7 +75,11 @@ cells[0].metric("Clean accuracy", f"{metrics['clean_accuracy']:.4f}")
 cells[1].metric("ASR", f"{metrics['asr']:.4f}", help="Triggered source-class test images → target")
 cells[2].metric("MASR", f"{metrics['masr']:.4f}", help="Mean ASR over all classes but the target")
 cells[3].metric("Poisoned samples", metrics["n_poisoned"])
-cells[4].metric("Training", f"{metrics['train_seconds']:.0f} s", help=f"on {metrics['device']}")
+cells[4].metric(
+    "Training",
+    f"{metrics['train_seconds']:.0f} s",
+    help=f"on {metrics['device']}, in {metrics.get('train_precision', 'float32')}",
+)
 st.plotly_chart(per_class_asr_figure(metrics, attack.source, attack.target), key="asr-chart")
 st.download_button(
     "HTML report of this run",

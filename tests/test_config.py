@@ -71,3 +71,12 @@ def test_run_id_depends_only_on_what_changes_the_result():
 def test_run_id_needs_resolved_classes():
     with pytest.raises(ValueError, match="resolved"):
         RunConfig().run_id()
+
+
+def test_precision_enters_the_run_id_only_when_it_is_not_float32():
+    base = RunConfig().resolved(CLASS_NAMES)
+    mixed = base.model_copy(update={"train": TrainConfig(precision="mixed")})
+    assert mixed.run_id() != base.run_id()
+    # float32 runs keep the ids they had before the field existed.
+    assert "precision" not in base.hashed_content()["train"]
+    assert "precision" in mixed.hashed_content()["train"]

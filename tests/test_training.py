@@ -1,9 +1,11 @@
 import numpy as np
+import pytest
+import torch
 
 from heatclust_core.config import AugmentConfig, TrainConfig
 from heatclust_core.data.imageset import ImageSet
 from heatclust_core.model import pick_device
-from heatclust_core.training import evaluate_loss, train_classifier
+from heatclust_core.training import autocast_dtype, evaluate_loss, train_classifier
 
 
 def _two_colour_set(n=64, seed=0):
@@ -16,12 +18,20 @@ def _two_colour_set(n=64, seed=0):
     return ImageSet(images.clip(0, 255).astype(np.uint8), labels)
 
 
-def test_training_learns_a_simple_task_and_keeps_history():
+@pytest.mark.parametrize("precision", ["mixed", "float32"])
+def test_training_learns_a_simple_task_and_keeps_history(precision):
     train, val = _two_colour_set(96, 0), _two_colour_set(32, 1)
     config = TrainConfig(
-        epochs=3, batch_size=16, lr=3e-3, augment=AugmentConfig(random_grayscale=False)
+        epochs=3,
+        batch_size=16,
+        lr=3e-3,
+        augment=AugmentConfig(random_grayscale=False),
+        precision=precision,
     )
     result = train_classifier(train, val, 2, config, pick_device("cpu"))
+    expected = autocast_dtype(torch.device("cpu"), precision) or torch.float32
+    assert result.precision == str(expected).removeprefix("torch.")
+    assert next(result.model.parameters()).dtype == torch.float32  # weights stay float32
     assert len(result.history) == 3
     assert evaluate_loss(result.model, val, pick_device("cpu"))[1] == 1.0
     assert 1 <= result.best_epoch <= 3
@@ -43,3 +53,10 @@ def test_training_is_reproducible_with_a_seed():
     a = train_classifier(train, val, 2, config, pick_device("cpu"))
     b = train_classifier(train, val, 2, config, pick_device("cpu"))
     assert a.history == b.history
+
+
+def test_mixed_precision_is_bfloat16_on_cpus_that_have_it_and_float32_is_never_lowered():
+    cpu = torch.device("cpu")
+    assert autocast_dtype(cpu, "float32") is None
+    native = torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    assert autocast_dtype(cpu, "mixed") == (torch.bfloat16 if native else None)

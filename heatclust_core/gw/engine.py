@@ -60,12 +60,14 @@ class MetricMeasure:
 
 @dataclass
 class GWResult:
-    """values: (P,) GW losses; iterations: (P,) outer iterations used; plans: per pair (n_i, m_i)
-    tensors on the CPU when asked for, else None."""
+    """values: (P,) GW losses; iterations: (P,) outer iterations used. When plans are asked
+    for: plans, per pair (n_i, m_i) on the CPU, and potentials, per pair the Sinkhorn
+    log-potentials (f (n_i,), g (m_i,)) of the last step; else None."""
 
     values: torch.Tensor
     iterations: torch.Tensor
     plans: list[torch.Tensor] | None = None
+    potentials: list[tuple[torch.Tensor, torch.Tensor]] | None = None
 
 
 def _pad_batch(spaces: Sequence[MetricMeasure], size: int, device, dtype):
@@ -79,8 +81,9 @@ def _pad_batch(spaces: Sequence[MetricMeasure], size: int, device, dtype):
     return C, p
 
 
-def _solve_padded(C1, p, C2, q, options: GWOptions, want_plans: bool):
-    """Solve one padded batch. C1 (B, n, n), p (B, n), C2 (B, m, m), q (B, m)."""
+def _solve_padded(C1, p, C2, q, options: GWOptions, want_plans: bool, T=None, f=None, g=None):
+    """Solve one padded batch. C1 (B, n, n), p (B, n), C2 (B, m, m), q (B, m); T (B, n, m)
+    the starting plans (default p q^T), f (B, n) and g (B, m) the starting potentials."""
     eps = options.epsilon
     B = p.shape[0]
     row_mask, col_mask = p > 0, q > 0
@@ -89,12 +92,14 @@ def _solve_padded(C1, p, C2, q, options: GWOptions, want_plans: bool):
     h2 = 2.0 * C2
     const = (C1 * C1) @ p.unsqueeze(-1) + ((C2 * C2) @ q.unsqueeze(-1)).transpose(1, 2)
 
-    T = p.unsqueeze(-1) * q.unsqueeze(1)
-    f = torch.zeros_like(p)
-    g = torch.zeros_like(q)
+    if T is None:
+        T = p.unsqueeze(-1) * q.unsqueeze(1)
+    f = torch.zeros_like(p) if f is None else f
+    g = torch.zeros_like(q) if g is None else g
     values = torch.zeros(B, dtype=torch.float64, device=p.device)
     iterations = torch.zeros(B, dtype=torch.long, device=p.device)
     plans: list[torch.Tensor | None] = [None] * B
+    potentials: list[tuple[torch.Tensor, torch.Tensor] | None] = [None] * B
     active = torch.arange(B, device=p.device)
 
     for it in range(1, options.max_iter + 1):
@@ -141,6 +146,7 @@ def _solve_padded(C1, p, C2, q, options: GWOptions, want_plans: bool):
                     done.nonzero().flatten().tolist(), finished.tolist(), strict=True
                 ):
                     plans[index] = T[local].cpu()
+                    potentials[index] = (f[local].cpu(), g[local].cpu())
             keep = ~done
             if not keep.any():
                 break
@@ -153,7 +159,7 @@ def _solve_padded(C1, p, C2, q, options: GWOptions, want_plans: bool):
                 log_p[keep],
                 log_q[keep],
             )
-    return values, iterations, plans
+    return values, iterations, plans, potentials
 
 
 _SLACK = 32  # points of size difference a bucket tolerates besides the 12.5 %
@@ -166,8 +172,16 @@ def gromov_wasserstein(
     dtype: torch.dtype = torch.float32,
     return_plans: bool = False,
     max_batch_elements: int = 2**24,
+    initial_plans: Sequence[torch.Tensor | None] | None = None,
+    initial_potentials: Sequence[tuple[torch.Tensor, torch.Tensor] | None] | None = None,
 ) -> GWResult:
     """Entropic GW loss of every (X, Y) pair; plans[i] is (X.size, Y.size) when requested.
+
+    initial_plans[i], when given, is where pair i's iteration starts instead of p q^T: a plan
+    of a nearby problem (the same sample against a centre that has moved a little) lets the
+    solver finish in a few outer iterations, and keeps it in the same basin.
+    initial_potentials[i] = (f, g), the potentials returned with that plan, spares Sinkhorn
+    its own restart: without them, the projections rather than the plan decide the count.
 
     Pairs are sorted by size and cut into buckets whose padded (B, n, m) tensors hold at most
     `max_batch_elements` entries, so padding stays small and memory bounded.
@@ -175,9 +189,32 @@ def gromov_wasserstein(
     if device is None:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     P = len(pairs)
+    if initial_plans is not None:
+        if len(initial_plans) != P:
+            raise ValueError(f"initial_plans has {len(initial_plans)} entries for {P} pairs")
+        for (x, y), plan in zip(pairs, initial_plans, strict=True):
+            if plan is not None and tuple(plan.shape) != (x.size, y.size):
+                raise ValueError(
+                    f"an initial plan of shape {tuple(plan.shape)} for a pair of "
+                    f"sizes ({x.size}, {y.size})"
+                )
+    if initial_potentials is not None:
+        if len(initial_potentials) != P:
+            raise ValueError(
+                f"initial_potentials has {len(initial_potentials)} entries for {P} pairs"
+            )
+        for (x, y), start in zip(pairs, initial_potentials, strict=True):
+            if start is not None and (len(start[0]), len(start[1])) != (x.size, y.size):
+                raise ValueError(
+                    f"initial potentials of sizes ({len(start[0])}, {len(start[1])}) for a "
+                    f"pair of sizes ({x.size}, {y.size})"
+                )
     values = torch.zeros(P, dtype=torch.float64)
     iterations = torch.zeros(P, dtype=torch.long)
     plans: list[torch.Tensor] | None = [torch.empty(0)] * P if return_plans else None
+    potentials: list[tuple[torch.Tensor, torch.Tensor]] | None = (
+        [(torch.empty(0), torch.empty(0))] * P if return_plans else None
+    )
 
     # Sorted by a geometric bin of the X size, then by Y size: a bucket holds pairs whose X
     # and Y sizes both lie within ~12.5 % (plus a few points), so padding stays small for
@@ -206,7 +243,27 @@ def gromov_wasserstein(
         bucket = order[start:stop]
         C1, p = _pad_batch([pairs[i][0] for i in bucket], n, device, dtype)
         C2, q = _pad_batch([pairs[i][1] for i in bucket], m_max, device, dtype)
-        v, it, bucket_plans = _solve_padded(C1, p, C2, q, options, return_plans)
+        T0 = None
+        if initial_plans is not None and any(initial_plans[i] is not None for i in bucket):
+            T0 = p.unsqueeze(-1) * q.unsqueeze(1)
+            for local, i in enumerate(bucket):
+                start_plan = initial_plans[i]
+                if start_plan is not None:
+                    rows, cols = start_plan.shape
+                    T0[local, :rows, :cols] = start_plan.to(device=device, dtype=dtype)
+        f0 = g0 = None
+        if initial_potentials is not None and any(
+            initial_potentials[i] is not None for i in bucket
+        ):
+            f0, g0 = torch.zeros_like(p), torch.zeros_like(q)
+            for local, i in enumerate(bucket):
+                if initial_potentials[i] is not None:
+                    f_start, g_start = initial_potentials[i]
+                    f0[local, : len(f_start)] = f_start.to(device=device, dtype=dtype)
+                    g0[local, : len(g_start)] = g_start.to(device=device, dtype=dtype)
+        v, it, bucket_plans, bucket_potentials = _solve_padded(
+            C1, p, C2, q, options, return_plans, T0, f0, g0
+        )
         index = torch.tensor(bucket)
         values[index] = v.cpu()
         iterations[index] = it.cpu()
@@ -214,8 +271,10 @@ def gromov_wasserstein(
             for local, i in enumerate(bucket):
                 x, y = pairs[i]
                 plans[i] = bucket_plans[local][: x.size, : y.size]
+                f_end, g_end = bucket_potentials[local]
+                potentials[i] = (f_end[: x.size], g_end[: y.size])
         start = stop
-    return GWResult(values, iterations, plans)
+    return GWResult(values, iterations, plans, potentials)
 
 
 def pairwise_gw(

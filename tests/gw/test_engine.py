@@ -103,3 +103,71 @@ def test_pairwise_matrix_is_symmetric_and_matches_single_pairs():
     assert np.all(np.diag(matrix) == 0)
     single = gromov_wasserstein([(spaces[0], spaces[2])], GWOptions(epsilon=0.05)).values[0]
     assert matrix[0, 2] == pytest.approx(single.item(), rel=1e-4)
+
+
+def _strict(epsilon):
+    return GWOptions(epsilon=epsilon, tol=1e-8, inner_tol=1e-10)
+
+
+def test_start_plan_matches_pot_started_at_the_same_plan():
+    rng = np.random.default_rng(5)
+    pairs = [(_cloud(rng, 18), _cloud(rng, 26)), (_cloud(rng, 30), _cloud(rng, 12))]
+    # A start away from p q^T: the product coupling tilted towards matching points by index.
+    starts = []
+    for (_, p), (_, q) in pairs:
+        tilt = np.exp(-np.abs(np.arange(len(p))[:, None] / len(p) - np.arange(len(q)) / len(q)))
+        plan = ot.sinkhorn(p, q, -tilt, 0.1, numItermax=10000, stopThr=1e-12)
+        starts.append(plan)
+    reference = [
+        ot.gromov.entropic_gromov_wasserstein2(
+            C1,
+            C2,
+            p,
+            q,
+            "square_loss",
+            epsilon=0.05,
+            G0=start,
+            max_iter=5000,
+            tol=1e-12,
+            stopThr=1e-12,
+            numItermax=100000,
+        )
+        for ((C1, p), (C2, q)), start in zip(pairs, starts, strict=True)
+    ]
+    ours = gromov_wasserstein(
+        [(_space(*a), _space(*b)) for a, b in pairs],
+        _strict(0.05),
+        device="cpu",
+        dtype=torch.float64,
+        initial_plans=[torch.from_numpy(s) for s in starts],
+    ).values.numpy()
+    np.testing.assert_allclose(ours, reference, rtol=1e-6)
+
+
+def test_starting_at_a_solution_ends_there_at_once():
+    rng = np.random.default_rng(6)
+    pair = (_space(*_cloud(rng, 40)), _space(*_cloud(rng, 32)))
+    cold = gromov_wasserstein([pair], _strict(0.01), dtype=torch.float64, return_plans=True)
+    plan_only = gromov_wasserstein(
+        [pair], _strict(0.01), dtype=torch.float64, initial_plans=cold.plans
+    )
+    warm = gromov_wasserstein(
+        [pair],
+        _strict(0.01),
+        dtype=torch.float64,
+        initial_plans=cold.plans,
+        initial_potentials=cold.potentials,
+    )
+    for result in (plan_only, warm):
+        assert result.values[0].item() == pytest.approx(cold.values[0].item(), rel=1e-6)
+    # The plan alone still leaves Sinkhorn to converge again; with its potentials, nothing is.
+    assert warm.iterations[0] <= 2 < plan_only.iterations[0] <= cold.iterations[0]
+
+
+def test_start_plan_of_the_wrong_shape_is_refused():
+    rng = np.random.default_rng(7)
+    pair = (_space(*_cloud(rng, 5)), _space(*_cloud(rng, 6)))
+    with pytest.raises(ValueError, match="shape"):
+        gromov_wasserstein([pair], initial_plans=[torch.ones(6, 5)])
+    with pytest.raises(ValueError, match="potentials"):
+        gromov_wasserstein([pair], initial_potentials=[(torch.zeros(6), torch.zeros(5))])
