@@ -31,6 +31,9 @@ class GWKMeansOptions:
     max_iter: int = 10
     barycenter_iter: int = 2
     seed: int = 0
+    # Start each (sample, centre) solve where the pair's last one ended; False restarts every
+    # solve at p q^T, as one POT call per pair does.
+    warm_start: bool = True
 
     def __post_init__(self):
         if self.k < 2:
@@ -92,11 +95,19 @@ class EngineBackend:
     Another backend (the POT loop of bench/hc.py) only needs the same two methods.
     """
 
-    def __init__(self, gw_options: GWOptions = GWOptions(), device=None, barycenter_iter: int = 2):
+    def __init__(
+        self,
+        gw_options: GWOptions = GWOptions(),
+        device=None,
+        barycenter_iter: int = 2,
+        warm_start: bool = True,
+    ):
         self.gw_options = gw_options
         self.device = device
         self.barycenter_iter = barycenter_iter
+        self.warm_start = warm_start
         self.n_gw = 0
+        self.n_gw_iterations = 0  # outer GW iterations over all solves
 
     def _solve(self, pairs, starts, return_states: bool):
         result = gromov_wasserstein(
@@ -108,6 +119,7 @@ class EngineBackend:
             initial_potentials=None if starts is None else [s and s.potentials for s in starts],
         )
         self.n_gw += len(pairs)
+        self.n_gw_iterations += int(result.iterations.sum())
         states = None
         if return_states:
             states = [
@@ -136,7 +148,8 @@ class EngineBackend:
         for step in range(self.barycenter_iter):
             if step > 0:
                 pairs = [(m, centre) for m in members]
-                states[:] = self._solve(pairs, list(states), True)[1]
+                starts = list(states) if self.warm_start else None
+                states[:] = self._solve(pairs, starts, True)[1]
             plans = [state.plan for state in states]
             centre = MetricMeasure(barycenter_step(members, plans, centre.p), centre.p)
         return centre
@@ -154,7 +167,7 @@ def gw_kmeans(
     if n < options.k:
         raise ConfigError("k", f"needs at least k={options.k} samples, got {n}")
     if backend is None:
-        backend = EngineBackend(gw_options, device, options.barycenter_iter)
+        backend = EngineBackend(gw_options, device, options.barycenter_iter, options.warm_start)
     rng = np.random.default_rng(options.seed)
 
     def compressed_seed(index: int) -> MetricMeasure:
@@ -189,7 +202,9 @@ def gw_kmeans(
     states = None
     for iteration in range(1, options.max_iter + 1):
         started = time.perf_counter()
-        distances, states = backend.distances(spaces, centres, True, states)
+        distances, states = backend.distances(
+            spaces, centres, True, states if options.warm_start else None
+        )
         new_labels = distances.argmin(axis=1)
         changed = int((new_labels != labels).sum())
         labels = new_labels
@@ -216,7 +231,9 @@ def gw_kmeans(
             for i, state in zip(members_index, member_states, strict=True):
                 states[i][c] = state
     if not converged:  # the centres moved after the last assignment
-        distances, _ = backend.distances(spaces, centres, False, states)
+        distances, _ = backend.distances(
+            spaces, centres, False, states if options.warm_start else None
+        )
         labels = distances.argmin(axis=1)
     return GWKMeansResult(
         labels, distances, centres, iteration, getattr(backend, "n_gw", 0), history

@@ -5,7 +5,13 @@ import torch
 from heatclust_core.errors import ConfigError
 from heatclust_core.explain.point_cloud import point_cloud
 from heatclust_core.gw.engine import GWOptions
-from heatclust_core.gw.kmeans import GWKMeansOptions, barycenter_step, gw_kmeans, seed_centre
+from heatclust_core.gw.kmeans import (
+    EngineBackend,
+    GWKMeansOptions,
+    barycenter_step,
+    gw_kmeans,
+    seed_centre,
+)
 
 
 def _blob(rng, centre, spread, n=30):
@@ -24,14 +30,15 @@ def _two_blobs(rng):
     return point_cloud(heatmap, 1.0).metric_measure()
 
 
-def test_separates_two_spot_from_one_spot_relevance():
+@pytest.mark.parametrize("warm_start", [True, False])
+def test_separates_two_spot_from_one_spot_relevance(warm_start):
     """Distances are scaled to a maximum of 1, so shape (one or two spots) is what counts."""
     rng = np.random.default_rng(0)
     two_spots = [_two_blobs(rng) for _ in range(12)]
     one_spot = [_blob(rng, rng.uniform(10, 22, 2), 3.0, 40) for _ in range(20)]
     result = gw_kmeans(
         two_spots + one_spot,
-        GWKMeansOptions(k=2, barycenter_size=12, max_iter=8, seed=1),
+        GWKMeansOptions(k=2, barycenter_size=12, max_iter=8, seed=1, warm_start=warm_start),
         GWOptions(epsilon=0.01),
     )
     truth = np.array([1] * 12 + [0] * 20)
@@ -64,3 +71,18 @@ def test_k_below_two_is_refused():
     with pytest.raises(ConfigError) as error:
         GWKMeansOptions(k=1)
     assert error.value.parameter == "k"
+
+
+def test_warm_starts_solve_fewer_gw_iterations_for_the_same_clusters():
+    rng = np.random.default_rng(3)
+    spaces = [_two_blobs(rng) for _ in range(8)] + [
+        _blob(rng, rng.uniform(10, 22, 2), 3.0, 40) for _ in range(12)
+    ]
+    iterations, labels = {}, {}
+    for warm in (True, False):
+        options = GWKMeansOptions(k=2, barycenter_size=12, max_iter=6, seed=2, warm_start=warm)
+        backend = EngineBackend(GWOptions(epsilon=0.01), "cpu", 2, warm)
+        labels[warm] = gw_kmeans(spaces, options, backend=backend).labels
+        iterations[warm] = backend.n_gw_iterations
+    assert (labels[True] == labels[False]).all()
+    assert iterations[True] < 0.8 * iterations[False]
