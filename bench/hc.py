@@ -69,7 +69,7 @@ class POTBackend:
                 self.n_gw += 1
         return values, states
 
-    def barycenter(self, members, states, centre: MetricMeasure) -> MetricMeasure:
+    def barycenter(self, members, states, centre: MetricMeasure, warm_start=True) -> MetricMeasure:
         C = ot.gromov.entropic_gromov_barycenters(
             centre.size,
             [m.C.numpy() for m in members],
@@ -129,7 +129,7 @@ def main() -> None:
     cold = replace(options, warm_start=False)
     for name, backend, run_options in (
         ("ours", EngineBackend(GWOptions(epsilon=args.eps), "cpu", 2), options),
-        ("ours, cold starts", EngineBackend(GWOptions(epsilon=args.eps), "cpu", 2, False), cold),
+        ("ours, cold starts", EngineBackend(GWOptions(epsilon=args.eps), "cpu", 2), cold),
         ("POT", POTBackend(args.eps, 2), options),
     ):
         if name == "POT" and args.no_pot:

@@ -95,17 +95,10 @@ class EngineBackend:
     Another backend (the POT loop of bench/hc.py) only needs the same two methods.
     """
 
-    def __init__(
-        self,
-        gw_options: GWOptions = GWOptions(),
-        device=None,
-        barycenter_iter: int = 2,
-        warm_start: bool = True,
-    ):
+    def __init__(self, gw_options: GWOptions = GWOptions(), device=None, barycenter_iter: int = 2):
         self.gw_options = gw_options
         self.device = device
         self.barycenter_iter = barycenter_iter
-        self.warm_start = warm_start
         self.n_gw = 0
         self.n_gw_iterations = 0  # outer GW iterations over all solves
 
@@ -141,14 +134,17 @@ class EngineBackend:
             states = [flat_states[i * k : (i + 1) * k] for i in range(len(spaces))]
         return values.reshape(len(spaces), k), states
 
-    def barycenter(self, members, states, centre: MetricMeasure) -> MetricMeasure:
-        """Move `centre` towards the members' barycenter, starting from the members' states.
+    def barycenter(
+        self, members, states, centre: MetricMeasure, warm_start: bool = True
+    ) -> MetricMeasure:
+        """Move `centre` towards the members' barycenter, starting from the members' states
+        (their plans; with warm_start, also where the next solves start).
 
         Returns the new centre; `states` is updated in place with the last step's."""
         for step in range(self.barycenter_iter):
             if step > 0:
                 pairs = [(m, centre) for m in members]
-                starts = list(states) if self.warm_start else None
+                starts = list(states) if warm_start else None
                 states[:] = self._solve(pairs, starts, True)[1]
             plans = [state.plan for state in states]
             centre = MetricMeasure(barycenter_step(members, plans, centre.p), centre.p)
@@ -167,7 +163,7 @@ def gw_kmeans(
     if n < options.k:
         raise ConfigError("k", f"needs at least k={options.k} samples, got {n}")
     if backend is None:
-        backend = EngineBackend(gw_options, device, options.barycenter_iter, options.warm_start)
+        backend = EngineBackend(gw_options, device, options.barycenter_iter)
     rng = np.random.default_rng(options.seed)
 
     def compressed_seed(index: int) -> MetricMeasure:
@@ -176,7 +172,7 @@ def gw_kmeans(
         # sit farther from every sample than any barycenter, and its cluster would empty.
         start = seed_centre(spaces[index], options.barycenter_size)
         states = backend.distances([spaces[index]], [start], True)[1][0]
-        return backend.barycenter([spaces[index]], list(states), start)
+        return backend.barycenter([spaces[index]], list(states), start, options.warm_start)
 
     # k-means++: each next seed drawn with probability proportional to D(x)^2.
     first = int(rng.integers(n))
@@ -227,7 +223,7 @@ def gw_kmeans(
                 continue
             members = [spaces[i] for i in members_index]
             member_states = [states[i][c] for i in members_index]
-            centres[c] = backend.barycenter(members, member_states, centres[c])
+            centres[c] = backend.barycenter(members, member_states, centres[c], options.warm_start)
             for i, state in zip(members_index, member_states, strict=True):
                 states[i][c] = state
     if not converged:  # the centres moved after the last assignment

@@ -81,7 +81,7 @@ def test_warm_starts_solve_fewer_gw_iterations_for_the_same_clusters():
     iterations, labels = {}, {}
     for warm in (True, False):
         options = GWKMeansOptions(k=2, barycenter_size=12, max_iter=6, seed=2, warm_start=warm)
-        backend = EngineBackend(GWOptions(epsilon=0.01), "cpu", 2, warm)
+        backend = EngineBackend(GWOptions(epsilon=0.01), "cpu", 2)
         labels[warm] = gw_kmeans(spaces, options, backend=backend).labels
         iterations[warm] = backend.n_gw_iterations
     assert (labels[True] == labels[False]).all()
