@@ -358,5 +358,8 @@ def test_compare_starts_a_grid_of_your_own_and_refuses_a_bad_value(app_env, comp
     runner = JobRunner(app_env["state"], app_env["models"])
     job = runner.jobs(kind="sweep")[0]
     poll_until(app, lambda a: runner.get(job.id).status == "done")
+    # The job may have ended during the last rerun, after the page listed the sweeps: draw
+    # the page once more so the new sweep is among the choices (else the pick falls back).
+    app.run()
     widget(app.selectbox, "Sweep").set_value(runner.get(job.id).result["sweep_id"]).run()
     assert app.dataframe[0].value["p"].tolist() == [25.0]
