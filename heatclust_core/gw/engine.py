@@ -162,6 +162,19 @@ def _solve_padded(C1, p, C2, q, options: GWOptions, want_plans: bool, T=None, f=
     return values, iterations, plans, potentials
 
 
+def _check_starts(pairs, starts, name: str, sizes) -> None:
+    """Each given start must have the (X.size, Y.size) of its pair, by `sizes(start)`."""
+    if starts is None:
+        return
+    if len(starts) != len(pairs):
+        raise ValueError(f"{name} has {len(starts)} entries for {len(pairs)} pairs")
+    for (x, y), start in zip(pairs, starts, strict=True):
+        if start is not None and sizes(start) != (x.size, y.size):
+            raise ValueError(
+                f"{name}: shape {sizes(start)} for a pair of sizes ({x.size}, {y.size})"
+            )
+
+
 _SLACK = 32  # points of size difference a bucket tolerates besides the 12.5 %
 
 
@@ -189,26 +202,8 @@ def gromov_wasserstein(
     if device is None:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     P = len(pairs)
-    if initial_plans is not None:
-        if len(initial_plans) != P:
-            raise ValueError(f"initial_plans has {len(initial_plans)} entries for {P} pairs")
-        for (x, y), plan in zip(pairs, initial_plans, strict=True):
-            if plan is not None and tuple(plan.shape) != (x.size, y.size):
-                raise ValueError(
-                    f"an initial plan of shape {tuple(plan.shape)} for a pair of "
-                    f"sizes ({x.size}, {y.size})"
-                )
-    if initial_potentials is not None:
-        if len(initial_potentials) != P:
-            raise ValueError(
-                f"initial_potentials has {len(initial_potentials)} entries for {P} pairs"
-            )
-        for (x, y), start in zip(pairs, initial_potentials, strict=True):
-            if start is not None and (len(start[0]), len(start[1])) != (x.size, y.size):
-                raise ValueError(
-                    f"initial potentials of sizes ({len(start[0])}, {len(start[1])}) for a "
-                    f"pair of sizes ({x.size}, {y.size})"
-                )
+    _check_starts(pairs, initial_plans, "initial_plans", lambda plan: tuple(plan.shape))
+    _check_starts(pairs, initial_potentials, "initial_potentials", lambda fg: tuple(map(len, fg)))
     values = torch.zeros(P, dtype=torch.float64)
     iterations = torch.zeros(P, dtype=torch.long)
     plans: list[torch.Tensor] | None = [torch.empty(0)] * P if return_plans else None
