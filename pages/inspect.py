@@ -111,7 +111,7 @@ with st.expander("Detector settings"):
         "HC relevance share", value=detect_defaults.relevance_share, step=0.01
     )
     epsilon = middle.number_input(
-        "HC entropic epsilon", value=detect_defaults.epsilon, step=0.005, format="%.4f"
+        "HC entropic epsilon", value=detect_defaults.epsilon, step=0.001, format="%.4f"
     )
     mds_samples = right.number_input(
         "HC samples in the MDS picture",

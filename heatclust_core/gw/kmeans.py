@@ -29,7 +29,7 @@ class GWKMeansOptions:
     k: int = 2
     barycenter_size: int = 32
     max_iter: int = 10
-    barycenter_iter: int = 2
+    barycenter_iter: int = 1
     seed: int = 0
     # Start each (sample, centre) solve where the pair's last one ended; False restarts every
     # solve at p q^T, as one POT call per pair does.
@@ -95,7 +95,7 @@ class EngineBackend:
     Another backend (the POT loop of bench/hc.py) only needs the same two methods.
     """
 
-    def __init__(self, gw_options: GWOptions = GWOptions(), device=None, barycenter_iter: int = 2):
+    def __init__(self, gw_options: GWOptions = GWOptions(), device=None, barycenter_iter: int = 1):
         self.gw_options = gw_options
         self.device = device
         self.barycenter_iter = barycenter_iter
@@ -174,10 +174,14 @@ def gw_kmeans(
         states = backend.distances([spaces[index]], [start], True)[1][0]
         return backend.barycenter([spaces[index]], list(states), start, options.warm_start)
 
-    # k-means++: each next seed drawn with probability proportional to D(x)^2.
+    # k-means++: each next seed drawn with probability proportional to D(x)^2. The seeding's
+    # distances and plans are those of the first assignment (the centres have not moved
+    # since), so they are kept for it rather than solved a second time.
     first = int(rng.integers(n))
     centres = [compressed_seed(first)]
-    nearest = backend.distances(spaces, centres, False)[0][:, 0].clip(min=0)
+    seed_distances, seed_states = backend.distances(spaces, centres, True)
+    columns, state_columns = [seed_distances[:, 0]], [[row[0] for row in seed_states]]
+    nearest = columns[0].clip(min=0)
     while len(centres) < options.k:
         weights = nearest**2
         if weights.sum() > 0:
@@ -185,8 +189,10 @@ def gw_kmeans(
         else:
             pick = int(rng.integers(n))
         centres.append(compressed_seed(pick))
-        d = backend.distances(spaces, centres[-1:], False)[0][:, 0].clip(min=0)
-        nearest = np.minimum(nearest, d)
+        seed_distances, seed_states = backend.distances(spaces, centres[-1:], True)
+        columns.append(seed_distances[:, 0])
+        state_columns.append([row[0] for row in seed_states])
+        nearest = np.minimum(nearest, columns[-1].clip(min=0))
     progress("clustering", 0.0, "seeded with k-means++")
 
     labels = np.full(n, -1)
@@ -198,9 +204,13 @@ def gw_kmeans(
     states = None
     for iteration in range(1, options.max_iter + 1):
         started = time.perf_counter()
-        distances, states = backend.distances(
-            spaces, centres, True, states if options.warm_start else None
-        )
+        if iteration == 1:
+            distances = np.stack(columns, axis=1)
+            states = [list(row) for row in zip(*state_columns, strict=True)]
+        else:
+            distances, states = backend.distances(
+                spaces, centres, True, states if options.warm_start else None
+            )
         new_labels = distances.argmin(axis=1)
         changed = int((new_labels != labels).sum())
         labels = new_labels

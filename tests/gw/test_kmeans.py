@@ -86,3 +86,21 @@ def test_warm_starts_solve_fewer_gw_iterations_for_the_same_clusters():
         iterations[warm] = backend.n_gw_iterations
     assert (labels[True] == labels[False]).all()
     assert iterations[True] < 0.8 * iterations[False]
+
+
+def test_first_assignment_reuses_the_seeding_solves():
+    """k-means++ has already solved every sample against every seed centre, which the first
+    assignment would repeat: only the later assignments and the barycenter steps solve."""
+    rng = np.random.default_rng(4)
+    spaces = [_two_blobs(rng) for _ in range(6)] + [
+        _blob(rng, rng.uniform(10, 22, 2), 3.0, 40) for _ in range(10)
+    ]
+    n, k, barycenter_iter = len(spaces), 2, 2
+    backend = EngineBackend(GWOptions(epsilon=0.01), "cpu", barycenter_iter)
+    options = GWKMeansOptions(k=k, barycenter_size=12, max_iter=6, seed=2)
+    result = gw_kmeans(spaces, options, backend=backend)
+    assert result.history[-1]["changed"] == 0  # converged: no assignment after the loop
+    seeding = k * (1 + (barycenter_iter - 1)) + k * n
+    later_assignments = (result.iterations - 1) * k * n
+    barycenter_steps = (result.iterations - 1) * n * (barycenter_iter - 1)
+    assert backend.n_gw == seeding + later_assignments + barycenter_steps
