@@ -17,12 +17,12 @@ from tqdm import tqdm
 
 from heatclust_core.config import (
     ATTACK_KINDS,
-    AttackConfig,
     AugmentConfig,
     DataConfig,
     RunConfig,
     TrainConfig,
     build,
+    build_run_config,
 )
 from heatclust_core.detect_run import DetectConfig, run_detection
 from heatclust_core.detectors.flagging import FLAG_RULES
@@ -362,50 +362,37 @@ def _class_argument(value: str | None, names: tuple[str, ...], flag: str) -> int
 def run_config_from_args(args: argparse.Namespace) -> RunConfig:
     from heatclust_core.data.loading import class_names
 
-    data = build(
-        DataConfig,
-        section="data",
-        values={
-            "dataset": args.dataset,
-            "data_dir": args.data_dir,
-            "images_per_class": args.images_per_class,
-            "seed": args.data_seed,
-        },
-    )
-    names = class_names(data) if (args.source or args.target) else ()
-    attack = build(
-        AttackConfig,
-        section="attack",
-        values={
-            "kind": args.attack,
-            "source": _class_argument(args.source, names, "--source"),
-            "target": _class_argument(args.target, names, "--target"),
-            "p": args.p,
-            "sticker_size": args.sticker_size,
-            "amp": args.amp,
-            "eps": args.eps,
-            "pgd_steps": args.pgd_steps,
-            "pgd_step_size": args.pgd_step_size,
-            "seed": args.seed,
-        },
-    )
+    data = {
+        "dataset": args.dataset,
+        "data_dir": args.data_dir,
+        "images_per_class": args.images_per_class,
+        "seed": args.data_seed,
+    }
+    names = class_names(build(DataConfig, data, "data")) if (args.source or args.target) else ()
+    attack = {
+        "kind": args.attack,
+        "source": _class_argument(args.source, names, "--source"),
+        "target": _class_argument(args.target, names, "--target"),
+        "p": args.p,
+        "sticker_size": args.sticker_size,
+        "amp": args.amp,
+        "eps": args.eps,
+        "pgd_steps": args.pgd_steps,
+        "pgd_step_size": args.pgd_step_size,
+        "seed": args.seed,
+    }
     augment = {name: name not in args.no_augment for name in AUGMENTATIONS}
     augment["group_size"] = args.augment_group
-    train = build(
-        TrainConfig,
-        section="train",
-        values={
-            "epochs": args.epochs,
-            "patience": args.patience,
-            "batch_size": args.batch_size,
-            "lr": args.lr,
-            "val_fraction": args.val_fraction,
-            "augment": augment,
-            "seed": args.seed,
-            "precision": args.precision,
-        },
-    )
-    return RunConfig(data=data, attack=attack, train=train)
+    train = {
+        "epochs": args.epochs,
+        "patience": args.patience,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "val_fraction": args.val_fraction,
+        "augment": augment,
+        "precision": args.precision,
+    }
+    return build_run_config(data, attack, train)
 
 
 def _flag(parameter: str) -> str:

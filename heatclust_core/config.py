@@ -167,6 +167,17 @@ def build(model: type[ConfigT], values: dict[str, Any], section: str = "") -> Co
         raise ConfigError(".".join((section, *loc) if section else loc), message) from None
 
 
+def build_run_config(
+    data: dict[str, Any], attack: dict[str, Any], train: dict[str, Any]
+) -> RunConfig:
+    """A RunConfig from each section's raw values (a form's, the command line's); errors name
+    the dotted parameter ("attack.p"). The attack's seed also seeds training."""
+    data_config = build(DataConfig, data, "data")
+    attack_config = build(AttackConfig, attack, "attack")
+    train_config = build(TrainConfig, {**train, "seed": attack_config.seed}, "train")
+    return RunConfig(data=data_config, attack=attack_config, train=train_config)
+
+
 def _allowed_range(model: type[BaseModel], loc: tuple[str, ...]) -> str | None:
     field = None
     for part in loc:

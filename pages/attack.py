@@ -6,12 +6,10 @@ from heatclust_core import settings
 from heatclust_core.attacks.preview import attack_preview
 from heatclust_core.config import (
     ATTACK_KINDS,
-    AttackConfig,
     AugmentConfig,
     DataConfig,
     RunConfig,
-    TrainConfig,
-    build,
+    build_run_config,
 )
 from heatclust_core.data.gallery import upscale
 from heatclust_core.data.loading import class_names
@@ -185,47 +183,34 @@ with form:
 
 def _config() -> RunConfig:
     """The form's values as a validated, resolved RunConfig (raises ConfigError/DatasetError)."""
-    data = build(
-        DataConfig,
-        {
-            "dataset": dataset,
-            "data_dir": data_dir,
-            "images_per_class": images_per_class,
-            "seed": data_seed,
-        },
-        "data",
-    )
-    attack = build(
-        AttackConfig,
-        {
-            "kind": kind,
-            "source": source,
-            "target": target,
-            "p": p,
-            "sticker_size": sticker_size,
-            "amp": amp,
-            "eps": eps,
-            "pgd_steps": pgd_steps,
-            "pgd_step_size": pgd_step_size,
-            "seed": attack_seed,
-        },
-        "attack",
-    )
-    train = build(
-        TrainConfig,
-        {
-            "epochs": epochs,
-            "patience": patience,
-            "batch_size": batch_size,
-            "lr": lr,
-            "val_fraction": val_fraction,
-            "augment": {**switched_on, "group_size": group_size},
-            "seed": attack_seed,
-            "precision": precision,
-        },
-        "train",
-    )
-    return resolve(RunConfig(data=data, attack=attack, train=train))
+    data = {
+        "dataset": dataset,
+        "data_dir": data_dir,
+        "images_per_class": images_per_class,
+        "seed": data_seed,
+    }
+    attack = {
+        "kind": kind,
+        "source": source,
+        "target": target,
+        "p": p,
+        "sticker_size": sticker_size,
+        "amp": amp,
+        "eps": eps,
+        "pgd_steps": pgd_steps,
+        "pgd_step_size": pgd_step_size,
+        "seed": attack_seed,
+    }
+    train = {
+        "epochs": epochs,
+        "patience": patience,
+        "batch_size": batch_size,
+        "lr": lr,
+        "val_fraction": val_fraction,
+        "augment": {**switched_on, "group_size": group_size},
+        "precision": precision,
+    }
+    return resolve(build_run_config(data, attack, train))
 
 
 config, problem = None, None

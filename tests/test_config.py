@@ -1,6 +1,13 @@
 import pytest
 
-from heatclust_core.config import AttackConfig, DataConfig, RunConfig, TrainConfig, build
+from heatclust_core.config import (
+    AttackConfig,
+    DataConfig,
+    RunConfig,
+    TrainConfig,
+    build,
+    build_run_config,
+)
 from heatclust_core.data.synthetic import CLASS_NAMES
 from heatclust_core.errors import ConfigError
 
@@ -80,3 +87,26 @@ def test_precision_enters_the_run_id_only_when_it_is_not_float32():
     # float32 runs keep the ids they had before the field existed.
     assert "precision" not in base.hashed_content()["train"]
     assert "precision" in mixed.hashed_content()["train"]
+
+
+def test_run_config_from_sections_seeds_training_with_the_attack_seed():
+    config = build_run_config(
+        {"images_per_class": 40}, {"kind": "standard", "p": 15, "seed": 7}, {"epochs": 3}
+    )
+    assert config.data.images_per_class == 40
+    assert (config.attack.p, config.attack.seed) == (15, 7)
+    assert (config.train.epochs, config.train.seed) == (3, 7)
+
+
+@pytest.mark.parametrize(
+    "sections, parameter",
+    [
+        (({"images_per_class": 5}, {}, {}), "data.images_per_class"),
+        (({}, {"p": 0}, {}), "attack.p"),
+        (({}, {}, {"augment": {"group_size": 0}}), "train.augment.group_size"),
+    ],
+)
+def test_run_config_from_sections_names_the_dotted_parameter(sections, parameter):
+    with pytest.raises(ConfigError) as error:
+        build_run_config(*sections)
+    assert error.value.parameter == parameter
