@@ -106,3 +106,13 @@ def test_centroid_silhouette_by_hand():
     assert centroid_silhouette(distances, np.array([0, 1])) == pytest.approx(
         ((3 - 1) / 3 + (4 - 2) / 4) / 2
     )
+
+
+def test_mds_picture_solves_with_looser_stopping_rules_never_tighter():
+    from heatclust_core.detectors.heatmap import picture_options
+    from heatclust_core.gw.engine import GWOptions
+
+    picture = picture_options(GWOptions(epsilon=0.003, tol=1e-3, inner_tol=1e-5))
+    assert (picture.epsilon, picture.tol, picture.inner_tol) == (0.003, 1e-2, 1e-4)
+    loose = GWOptions(tol=0.05, inner_tol=1e-3)
+    assert picture_options(loose) == loose
