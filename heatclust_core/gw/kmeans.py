@@ -177,22 +177,20 @@ def gw_kmeans(
     # k-means++: each next seed drawn with probability proportional to D(x)^2. The seeding's
     # distances and plans are those of the first assignment (the centres have not moved
     # since), so they are kept for it rather than solved a second time.
-    first = int(rng.integers(n))
-    centres = [compressed_seed(first)]
-    seed_distances, seed_states = backend.distances(spaces, centres, True)
-    columns, state_columns = [seed_distances[:, 0]], [[row[0] for row in seed_states]]
-    nearest = columns[0].clip(min=0)
-    while len(centres) < options.k:
-        weights = nearest**2
-        if weights.sum() > 0:
-            pick = int(rng.choice(n, p=weights / weights.sum()))
-        else:
-            pick = int(rng.integers(n))
+    centres, columns, state_columns = [], [], []
+    pick = int(rng.integers(n))
+    while True:
         centres.append(compressed_seed(pick))
         seed_distances, seed_states = backend.distances(spaces, centres[-1:], True)
         columns.append(seed_distances[:, 0])
         state_columns.append([row[0] for row in seed_states])
-        nearest = np.minimum(nearest, columns[-1].clip(min=0))
+        if len(centres) == options.k:
+            break
+        weights = np.min(columns, axis=0).clip(min=0) ** 2
+        if weights.sum() > 0:
+            pick = int(rng.choice(n, p=weights / weights.sum()))
+        else:
+            pick = int(rng.integers(n))
     progress("clustering", 0.0, "seeded with k-means++")
 
     labels = np.full(n, -1)
