@@ -23,7 +23,9 @@ def build_augmentation(config: AugmentConfig, image_size: int = 32) -> v2.Compos
     if config.random_rotation:
         steps.append(v2.RandomRotation(10))
     if config.color_jitter:
-        steps.append(v2.ColorJitter(brightness=0.3, contrast=0.3, saturation=0.3, hue=0.02))
+        steps.append(
+            v2.ColorJitter(brightness=0.3, contrast=0.3, saturation=0.3, hue=config.hue or None)
+        )
     if config.random_affine:
         steps.append(v2.RandomAffine(degrees=0, translate=(0.06, 0.06), shear=5))
     if config.random_grayscale:

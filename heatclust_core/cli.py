@@ -37,7 +37,9 @@ from heatclust_core.sweeps.cli import add_sweep_parser, print_sweep, run_sweep_c
 from heatclust_core.sweeps.config import SweepConfig
 from heatclust_core.sweeps.runner import load_sweeps, sweep_record, sweeps_dir
 
-AUGMENTATIONS = tuple(name for name in AugmentConfig.model_fields if name != "group_size")
+AUGMENTATIONS = tuple(
+    name for name, field in AugmentConfig.model_fields.items() if field.annotation is bool
+)
 # Config parameter -> the flag that sets it, for error messages.
 _FLAGS = {
     "attack.kind": "--attack",
@@ -46,6 +48,8 @@ _FLAGS = {
     "data.seed": "--data-seed",
     "data.dataset": "--dataset",
     "class_id": "--class",
+    "train.augment.group_size": "--augment-group",
+    "train.augment.hue": "--augment-hue",
 }
 
 
@@ -185,11 +189,18 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
         f"(default {AugmentConfig().group_size}, faster on CPU)",
     )
     group.add_argument(
+        "--augment-hue",
+        type=float,
+        default=AugmentConfig().hue,
+        help="ColorJitter's hue range, 0..0.5 (default 0: no hue shift, a third of the "
+        "augmentation time on CPU)",
+    )
+    group.add_argument(
         "--precision",
         choices=("float32", "mixed"),
         default=defaults.precision,
-        help="mixed: bfloat16 autocast where the device has it natively (training ~1.3x "
-        "faster on such CPUs), else float32 (default float32)",
+        help="mixed: bfloat16 convolutions where the device has them natively (training ~1.6x "
+        f"faster on such CPUs), else float32 (default {defaults.precision})",
     )
     group.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     group.add_argument("--models-dir", default="models", help="where runs are cached")
@@ -295,6 +306,13 @@ def _parser() -> argparse.ArgumentParser:
         help="HC: k-means iterations at most (default 10)",
     )
     detect.add_argument(
+        "--tol-moved",
+        type=float,
+        default=defaults.tol_moved,
+        help="HC: k-means stops once an iteration moves at most this share of the samples "
+        f"(default {defaults.tol_moved}; 0 = until none moves)",
+    )
+    detect.add_argument(
         "--mds-samples",
         type=int,
         default=defaults.mds_samples,
@@ -383,6 +401,7 @@ def run_config_from_args(args: argparse.Namespace) -> RunConfig:
     }
     augment = {name: name not in args.no_augment for name in AUGMENTATIONS}
     augment["group_size"] = args.augment_group
+    augment["hue"] = args.augment_hue
     train = {
         "epochs": args.epochs,
         "patience": args.patience,

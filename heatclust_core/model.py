@@ -62,11 +62,18 @@ class SmallInception(nn.Module):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Activations of the last hidden layer, (N, hidden): Activation Clustering's input."""
-        x = self.inception(self.pool(self.stem(x)))
-        return self.relu(self.fc1(self.flatten(self.head_pool(x))))
+        x = self.head_pool(self.inception(self.pool(self.stem(x))))
+        # The dense head runs in float32 even under autocast: a near-perfectly classified
+        # sample's logits (|z| ~ 20) would keep 8 bits of mantissa in bfloat16, steps of 0.125,
+        # which rounds away the small late-training gradients that fit fine features such as
+        # a 3x3 trigger. The convolutions, where the time goes, keep the low precision.
+        with torch.autocast(x.device.type, enabled=False):
+            return self.relu(self.fc1(self.flatten(x.float())))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(self.dropout(self.features(x)))
+        features = self.features(x)
+        with torch.autocast(features.device.type, enabled=False):
+            return self.fc2(self.dropout(features))
 
 
 class Classifier(nn.Module):

@@ -48,12 +48,20 @@ def seed_everything(seed: int) -> None:
 
 
 def evaluate_loss(
-    model: nn.Module, data: ImageSet, device: torch.device, batch_size: int = 512
+    model: nn.Module,
+    data: ImageSet,
+    device: torch.device,
+    batch_size: int = 512,
+    low_precision: torch.dtype | None = None,
 ) -> tuple[float, float]:
-    """(mean cross-entropy, accuracy) of `model` on `data`, no augmentation."""
+    """(mean cross-entropy, accuracy) of `model` on `data`, no augmentation; under autocast to
+    `low_precision` when given, as in training."""
     model.eval()
     total_loss, correct = 0.0, 0
-    with torch.no_grad():
+    autocast = torch.autocast(
+        device.type, dtype=low_precision or torch.float32, enabled=low_precision is not None
+    )
+    with torch.no_grad(), autocast:
         for start in range(0, len(data), batch_size):
             x = images_to_tensor(data.images[start : start + batch_size], device)
             y = torch.as_tensor(data.labels[start : start + batch_size], device=device)
@@ -82,7 +90,9 @@ def train_classifier(
         model = Classifier(n_classes)
     # channels-last convolutions train ~20 % faster on CPU (and suit GPUs too).
     model.to(device, memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    # One fused kernel for all 31 parameter tensors: on a 2-core CPU an update takes 0.7 ms
+    # instead of 3.7 ms, a tenth of a bfloat16 training step.
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=True)
     # Cosine decay over the epoch budget: the late, small steps are what fit fine features
     # such as a 3x3 trigger; early stopping still picks the best epoch.
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
@@ -123,7 +133,7 @@ def train_classifier(
             done = (epoch - 1 + (step + 1) / steps_per_epoch) / config.epochs
             progress(stage, done, f"epoch {epoch}/{config.epochs}")
         schedule.step()
-        val_loss, val_acc = evaluate_loss(model, val, device)
+        val_loss, val_acc = evaluate_loss(model, val, device, low_precision=low_precision)
         result.history.append(
             {
                 "epoch": epoch,

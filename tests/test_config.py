@@ -81,8 +81,9 @@ def test_run_id_needs_resolved_classes():
 
 
 def test_precision_enters_the_run_id_only_when_it_is_not_float32():
-    base = RunConfig().resolved(CLASS_NAMES)
-    mixed = base.model_copy(update={"train": TrainConfig(precision="mixed")})
+    mixed = RunConfig().resolved(CLASS_NAMES)
+    assert mixed.train.precision == "mixed"  # the default
+    base = mixed.model_copy(update={"train": TrainConfig(precision="float32")})
     assert mixed.run_id() != base.run_id()
     # float32 runs keep the ids they had before the field existed.
     assert "precision" not in base.hashed_content()["train"]

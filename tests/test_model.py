@@ -36,3 +36,16 @@ def test_images_to_tensor_scales_uint8_to_unit_range():
     tensor = images_to_tensor(images)
     assert tensor.shape == (2, 3, 32, 32)
     assert torch.allclose(tensor[0, :, 0, 0], torch.tensor([1.0, 0.0, 0.2]))
+
+
+def test_dense_head_stays_float32_under_bfloat16_autocast():
+    """Only the convolutions run in bfloat16: logits of ~20 would otherwise be rounded to
+    steps of 0.125, and the features Activation Clustering reads to 3 significant digits."""
+    model = Classifier(5).eval()
+    x = torch.rand(4, 3, 32, 32)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        trunk = model.net.stem[0](model.normalize(x))
+        features = model.net.features(model.normalize(x))
+        logits = model(x)
+    assert trunk.dtype == torch.bfloat16  # autocast does reach the convolutions
+    assert features.dtype == torch.float32 and logits.dtype == torch.float32

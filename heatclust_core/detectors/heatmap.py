@@ -21,7 +21,8 @@ from heatclust_core.progress import Progress, silent
 
 class HeatmapClustering(Detector):
     """Parameters: relevance_share of positive relevance kept per heatmap, epsilon of entropic
-    GW, barycenter_size (points per GW barycenter), max_iter of k-means, explain "label" (the
+    GW, barycenter_size (points per GW barycenter), max_iter and tol_moved of k-means (it stops
+    once an iteration moves at most that share of the samples), explain "label" (the
     sample's label, default) or "predicted".
 
     For pictures, up to `mds_samples` samples (all of a small class, else a seeded draw
@@ -40,11 +41,12 @@ class HeatmapClustering(Detector):
         epsilon: float = 0.003,
         barycenter_size: int = 32,
         max_iter: int = 10,
+        tol_moved: float = 0.005,
         barycenter_iter: int = 1,
         explain_class: str = "label",
         lrp: LRPOptions = LRPOptions(),
         gw_tol: float = 1e-3,
-        mds_samples: int = 30,
+        mds_samples: int = 20,
         device: torch.device | str = "cpu",
         progress: Progress = silent,
         **kwargs,
@@ -63,6 +65,7 @@ class HeatmapClustering(Detector):
             k=self.k,
             barycenter_size=barycenter_size,
             max_iter=max_iter,
+            tol_moved=tol_moved,
             barycenter_iter=barycenter_iter,
             seed=self.seed,
         )

@@ -31,6 +31,9 @@ class GWKMeansOptions:
     max_iter: int = 10
     barycenter_iter: int = 1
     seed: int = 0
+    # Stop once an assignment moves at most this share of the samples (0: until none moves).
+    # The labels then match the centres they were assigned to, as at exact convergence.
+    tol_moved: float = 0.0
     # Start each (sample, centre) solve where the pair's last one ended; False restarts every
     # solve at p q^T, as one POT call per pair does.
     warm_start: bool = True
@@ -42,6 +45,8 @@ class GWKMeansOptions:
             raise ConfigError("barycenter_size", f"must be >= 2, got {self.barycenter_size}")
         if self.max_iter < 1 or self.barycenter_iter < 1:
             raise ConfigError("max_iter", "must be >= 1")
+        if not 0 <= self.tol_moved < 1:
+            raise ConfigError("tol_moved", f"must be in [0, 1), got {self.tol_moved}")
 
 
 @dataclass
@@ -193,7 +198,7 @@ def gw_kmeans(
             pick = int(rng.integers(n))
     progress("clustering", 0.0, "seeded with k-means++")
 
-    labels = np.full(n, -1)
+    labels = np.full(n, -1)  # every sample counts as moved by the first assignment
     history = []
     iteration = 0
     converged = False
@@ -218,7 +223,7 @@ def gw_kmeans(
         progress(
             "clustering", iteration / options.max_iter, f"iteration {iteration}: {changed} moved"
         )
-        if changed == 0:
+        if changed <= options.tol_moved * n:
             converged = True
             break
         for c in range(options.k):

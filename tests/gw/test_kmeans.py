@@ -104,3 +104,31 @@ def test_first_assignment_reuses_the_seeding_solves():
     later_assignments = (result.iterations - 1) * k * n
     barycenter_steps = (result.iterations - 1) * n * (barycenter_iter - 1)
     assert backend.n_gw == seeding + later_assignments + barycenter_steps
+
+
+def test_stops_once_an_iteration_moves_at_most_tol_moved_of_the_samples():
+    """One-spot clouds of graded spread: k-means splits them by spread and keeps moving
+    the borderline ones for a few iterations (16, 5, 2, 1, then 0 moved)."""
+    rng = np.random.default_rng(3)
+    spaces = [_blob(rng, rng.uniform(8, 24, 2), spread, 30) for spread in np.linspace(1, 6, 16)]
+    n, k = len(spaces), 2
+    exact = gw_kmeans(spaces, GWKMeansOptions(k=k, barycenter_size=12, max_iter=6, seed=1))
+    assert [h["changed"] for h in exact.history] == [16, 5, 2, 1, 0]
+    backend = EngineBackend(GWOptions(epsilon=0.01), "cpu", 1)
+    loose = gw_kmeans(
+        spaces,
+        GWKMeansOptions(k=k, barycenter_size=12, max_iter=6, seed=1, tol_moved=0.15),
+        backend=backend,
+    )
+    # 2 moved <= 0.15 * 16: it stops at the third assignment, on the same path as before.
+    assert [h["changed"] for h in loose.history] == [16, 5, 2]
+    # The labels are the assignment to the centres returned, with no pass after the loop:
+    # seeding (k centres, each solved against all samples) and two more assignments.
+    assert (loose.labels == loose.distances.argmin(axis=1)).all()
+    assert backend.n_gw == k + k * n + 2 * k * n
+
+
+def test_tol_moved_of_one_is_refused():
+    with pytest.raises(ConfigError) as error:
+        GWKMeansOptions(tol_moved=1.0)
+    assert error.value.parameter == "tol_moved"
