@@ -1,17 +1,23 @@
 """The paper's experiments as named sweeps on the embedded data (Tables 1, 2, 4 and 5).
 
 Each runs with a reduced budget by default (said in `budget_note`) and with the paper's own
-training budget (100 epochs, early-stopping patience 20) when asked for the full one."""
+training budget (100 epochs, early-stopping patience 20) when asked for the full one.
+
+The tables train in float32 with a 0.02 hue jitter, the setting the README's figures were
+measured in, rather than the app's faster default (mixed precision, no hue shift): at
+p = 15 % Heatmap Clustering found the poisons of the float32 network (ACC 0.95) but not of two
+mixed-precision ones (0.79 and 0.77)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from heatclust_core.config import RunConfig, TrainConfig
+from heatclust_core.config import AugmentConfig, RunConfig, TrainConfig
 from heatclust_core.errors import ConfigError
 from heatclust_core.sweeps.config import SweepConfig
 
-PAPER_TRAIN = TrainConfig(epochs=100, patience=20)
+TABLE_TRAIN = TrainConfig(precision="float32", augment=AugmentConfig(hue=0.02))
+PAPER_TRAIN = TABLE_TRAIN.model_copy(update={"epochs": 100, "patience": 20})
 PAPER_P = (33.0, 15.0, 10.0, 5.0, 2.0)
 
 
@@ -19,7 +25,7 @@ PAPER_P = (33.0, 15.0, 10.0, 5.0, 2.0)
 class Preset:
     description: str
     sweep: dict
-    reduced_train: TrainConfig = field(default_factory=TrainConfig)
+    reduced_train: TrainConfig = TABLE_TRAIN
     reduced_seeds: tuple[int, ...] | None = None
 
 
@@ -39,7 +45,7 @@ PRESETS: dict[str, Preset] = {
     "table5": Preset(
         "Table 5: label-consistent attack, p in 33/15 %, 10 seeds (mean and variance)",
         {"kinds": ("label-consistent",), "p": (33.0, 15.0), "seeds": tuple(range(10))},
-        reduced_train=TrainConfig(epochs=20),
+        reduced_train=TABLE_TRAIN.model_copy(update={"epochs": 20}),
         reduced_seeds=(0, 1, 2),
     ),
 }

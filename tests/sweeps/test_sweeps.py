@@ -152,6 +152,9 @@ def test_presets_say_their_budget_and_the_full_one_is_the_papers():
     assert "reduced budget: 40 epochs (paper: 100)" in note
     full, full_note = preset("table1", full=True)
     assert full.base.train.epochs == 100 and "full budget" in full_note
+    # The tables train in the setting their published figures were measured in, not the app's.
+    for train in (sweep.base.train, full.base.train):
+        assert train.precision == "float32" and train.augment.hue == 0.02
     table4, _ = preset("table4")
     assert [(c.attack.kind, c.attack.amp, c.attack.p) for c in table4.cells()] == [
         ("amplitude", 128, 33.0),
