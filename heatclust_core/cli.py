@@ -317,7 +317,7 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=defaults.mds_samples,
         help="HC: samples whose all-pairs GW matrix is embedded by MDS for plots; 0 = none "
-        f"(default {defaults.mds_samples}: ~65 s on a 2-core CPU)",
+        f"(default {defaults.mds_samples}: ~40 s on a 2-core CPU)",
     )
     detect.add_argument(
         "--explain-class",

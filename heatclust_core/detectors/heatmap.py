@@ -28,8 +28,8 @@ class HeatmapClustering(Detector):
     For pictures, up to `mds_samples` samples (all of a small class, else a seeded draw
     stratified by cluster) get their all-pairs GW matrix, pairwise_distances_ (M, M), and its
     MDS embedding, mds_embedding_ (M, 2); mds_index_ (M,) says which samples they are. That
-    costs M^2/2 GW problems between whole clouds, solved with `picture_options` (M = 30
-    clouds of ~310 points: 63 s at epsilon 0.003 on a 2-core CPU); 0 switches it off.
+    costs M^2/2 GW problems between whole clouds, solved with `picture_options` (M = 20
+    clouds of ~310 points: ~40 s at epsilon 0.003 on a 2-core CPU); 0 switches it off.
     embedding_ (N, 2) is every sample's GW distance to the first two cluster centres."""
 
     name = "hc"
