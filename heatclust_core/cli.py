@@ -18,10 +18,12 @@ from tqdm import tqdm
 from heatclust_core.config import (
     ATTACK_KINDS,
     AUGMENTATION_SWITCHES,
+    AttackConfig,
     AugmentConfig,
     DataConfig,
     RunConfig,
     TrainConfig,
+    allowed_range,
     build,
     build_run_config,
 )
@@ -103,7 +105,8 @@ def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
         "--images-per-class",
         type=int,
         default=DataConfig().images_per_class,
-        help=f"synthetic images per class (default {DataConfig().images_per_class})",
+        help="synthetic images per class on average, in GTSRB's proportions "
+        f"(default {DataConfig().images_per_class})",
     )
     group.add_argument(
         "--data-seed", type=int, default=0, help="seed of the synthetic set and split"
@@ -111,11 +114,12 @@ def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_attack_arguments(parser: argparse.ArgumentParser) -> None:
+    defaults = AttackConfig()
     group = parser.add_argument_group("attack")
     group.add_argument(
         "--attack",
         choices=ATTACK_KINDS,
-        default="standard",
+        default=defaults.kind,
         help="standard (BadNets sticker, relabelled source images), label-consistent "
         "(PGD-degraded target images + sticker), amplitude (label-consistent "
         "with a +/-amp checkerboard trigger), none (clean model)",
@@ -126,30 +130,33 @@ def _add_attack_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--target", help="target class id or exact name (default: Speed limit (80km/h))"
     )
+    for name in (
+        "p",
+        "sticker_size",
+        "amp",
+        "eps",
+        "surrogate_eps",
+        "pgd_steps",
+        "pgd_step_size",
+        "seed",
+    ):
+        _field_argument(group, AttackConfig, name)
+
+
+def _field_argument(group, model: type, name: str) -> None:
+    """--name-with-dashes for a config field: its type, default, description and range."""
+    field = model.model_fields[name]
+    default = field.default
+    shown = f"{default:g}" if isinstance(default, float) else str(default)
+    bounds = allowed_range(model, (name,))
     group.add_argument(
-        "--p",
-        type=float,
-        default=33.0,
-        help="poisoned share of the target class in percent, 0 < p < 100 (default 33)",
-    )
-    group.add_argument(
-        "--sticker-size", type=int, default=3, help="trigger side s in pixels, 1..10 (default 3)"
-    )
-    group.add_argument(
-        "--amp", type=int, default=128, help="amplitude trigger strength 0..255 (default 128)"
-    )
-    group.add_argument(
-        "--eps",
-        type=float,
-        default=8 / 255,
-        help="PGD L-inf budget on the 0..1 pixel scale (default 8/255)",
-    )
-    group.add_argument("--pgd-steps", type=int, default=5, help="PGD iterations (default 5)")
-    group.add_argument(
-        "--pgd-step-size", type=float, default=0.015, help="PGD step (default 0.015)"
-    )
-    group.add_argument(
-        "--seed", type=int, default=0, help="seed of the attack and of training (default 0)"
+        "--" + name.replace("_", "-"),
+        type=field.annotation,
+        default=default,
+        # argparse %-formats help texts
+        help=f"{field.description}{'; ' + bounds if bounds else ''} (default {shown})".replace(
+            "%", "%%"
+        ),
     )
 
 
@@ -393,6 +400,7 @@ def run_config_from_args(args: argparse.Namespace) -> RunConfig:
         "sticker_size": args.sticker_size,
         "amp": args.amp,
         "eps": args.eps,
+        "surrogate_eps": args.surrogate_eps,
         "pgd_steps": args.pgd_steps,
         "pgd_step_size": args.pgd_step_size,
         "seed": args.seed,

@@ -26,20 +26,25 @@ DETECTOR_NAMES = {
 }
 
 
-def per_class_asr_figure(metrics: dict, source: int, target: int) -> go.Figure:
+def per_class_asr_figure(
+    metrics: dict, source: int, target: int, kind: str = "standard"
+) -> go.Figure:
     """Figure 6: the trigger's success on every class's test images, the MASR as a line, the
-    source class highlighted and the target class (no ASR: it is where triggers lead) marked."""
+    target class (no ASR: it is where triggers lead) marked. The standard attack's source class
+    is highlighted; the label-consistent attacks have none (they poison target images only),
+    and MASR is their headline."""
     names = metrics["class_names"]
     asr = metrics["per_class_asr"]
     ids = [c for c in range(len(names)) if str(c) in asr]
-    colors = [SOURCE_COLOR if c == source else CLEAN_COLOR for c in ids]
+    has_source = kind == "standard"
+    colors = [SOURCE_COLOR if has_source and c == source else CLEAN_COLOR for c in ids]
     figure = go.Figure(
         go.Bar(
-            x=[names[c] for c in ids],
+            x=[f"{c} {names[c]}" for c in ids],
             y=[asr[str(c)] for c in ids],
             marker_color=colors,
             customdata=ids,
-            hovertemplate="class %{customdata} %{x}<br>ASR %{y:.3f}<extra></extra>",
+            hovertemplate="class %{x}<br>ASR %{y:.3f}<extra></extra>",
             name="per-class ASR",
         )
     )
@@ -50,8 +55,11 @@ def per_class_asr_figure(metrics: dict, source: int, target: int) -> go.Figure:
         annotation_text=f"MASR {metrics['masr']:.3f}",
         annotation_position="top left",
     )
+    target_text = f"target: {target} {names[target]}"
+    if has_source:
+        target_text += f" (ASR {metrics['asr']:.3f} from source {source})"
     figure.add_annotation(
-        text=f"target: {target} {names[target]} (ASR {metrics['asr']:.3f} from source {source})",
+        text=target_text,
         xref="paper",
         yref="paper",
         x=1,
@@ -60,10 +68,11 @@ def per_class_asr_figure(metrics: dict, source: int, target: int) -> go.Figure:
         font_color=POISONED_COLOR,
     )
     figure.update_layout(
-        title="Attack success rate per class (source class in orange)",
+        title="Attack success rate per class"
+        + (" (source class in orange)" if has_source else f" ({kind} attack, as Figure 6)"),
         yaxis_title="share of triggered test images classified as the target",
         yaxis_range=[0, 1.05],
-        xaxis_tickangle=-40,
+        xaxis_tickangle=-45,
         margin={"t": 80},
         showlegend=False,
     )

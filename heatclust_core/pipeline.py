@@ -57,7 +57,8 @@ def resolve(config: RunConfig) -> RunConfig:
 def surrogate_config(config: RunConfig) -> RunConfig:
     """The clean run whose network the label-consistent attacker degrades images with."""
     attack = AttackConfig(kind="none", source=config.attack.source, target=config.attack.target)
-    return config.model_copy(update={"attack": attack})
+    train = config.train.model_copy(update={"adversarial_eps": config.attack.surrogate_eps})
+    return config.model_copy(update={"attack": attack, "train": train})
 
 
 def train_run(

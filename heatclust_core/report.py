@@ -35,7 +35,7 @@ from heatclust_core.figures import (
 from heatclust_core.model import pick_device
 from heatclust_core.run_store import RunStore
 from heatclust_core.scan import load_scans
-from heatclust_core.sweeps.figures import rate_figures
+from heatclust_core.sweeps.figures import per_class_asr_sweep_figure, rate_figures
 from heatclust_core.sweeps.tables import paper_layout, sweep_table
 
 _STYLE = """
@@ -137,7 +137,7 @@ def run_report(store: RunStore, run_id: str, gallery_size: int = 6) -> str:
         ),
         digits=4,
     )
-    page.chart(per_class_asr_figure(metrics, attack.source, attack.target))
+    page.chart(per_class_asr_figure(metrics, attack.source, attack.target, attack.kind))
     page.chart(training_history_figure(metrics["history"]))
 
     preview = attack_preview(config.data, attack, n=6)
@@ -201,6 +201,9 @@ def sweep_report(record: dict[str, Any], note: str = "") -> str:
         page.table(paper_layout(table, record), digits=2)
         for figure in rate_figures(record):
             page.chart(figure)
+        per_class = per_class_asr_sweep_figure(record)
+        if per_class is not None:
+            page.chart(per_class)
         page.heading("All columns (percent; variances over seeds)")
         page.table(table, digits=2)
     page.heading("Configuration")

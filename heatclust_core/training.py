@@ -49,6 +49,36 @@ def autocast_to(device: torch.device, low_precision: torch.dtype | None) -> torc
     )
 
 
+def training_memory_format(
+    device: torch.device, low_precision: torch.dtype | None
+) -> torch.memory_format:
+    """channels-last where it is faster: on GPUs, and for bfloat16 on CPU (~20 % a step with
+    AMX); a float32 step on CPU ran 66.7 ms contiguous against 79.5 ms channels-last (64
+    images, 2-core Xeon with AVX512-BF16, no AMX)."""
+    if device.type == "cuda" or low_precision is not None:
+        return torch.channels_last
+    return torch.contiguous_format
+
+
+def fgsm_examples(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    eps: float,
+    device: torch.device,
+    low_precision: torch.dtype | None,
+) -> torch.Tensor:
+    """Inputs of fast adversarial training (Wong, Rice and Kolter 2020): one signed-gradient
+    step of 1.25 eps from a uniform start in the L-inf ball of radius eps, projected back to
+    it and to [0, 1]. x: (N, 3, H, W) in [0, 1]."""
+    delta = torch.empty_like(x).uniform_(-eps, eps).requires_grad_(True)
+    with autocast_to(device, low_precision):
+        loss = nn.functional.cross_entropy(model((x + delta).clamp(0.0, 1.0)), y)
+    (grad,) = torch.autograd.grad(loss, delta)
+    delta = (delta.detach() + 1.25 * eps * grad.sign()).clamp(-eps, eps)
+    return (x + delta).clamp(0.0, 1.0)
+
+
 def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
     np.random.seed(seed % 2**32)
@@ -92,8 +122,9 @@ def train_classifier(
         model = Classifier(n_classes, mean, std)
     else:
         model = Classifier(n_classes)
-    # channels-last convolutions train ~20 % faster on CPU (and suit GPUs too).
-    model.to(device, memory_format=torch.channels_last)
+    low_precision = autocast_dtype(device, config.precision)
+    memory_format = training_memory_format(device, low_precision)
+    model.to(device, memory_format=memory_format)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     # Cosine decay over the epoch budget: the late, small steps are what fit fine features
     # such as a 3x3 trigger; early stopping still picks the best epoch.
@@ -103,7 +134,6 @@ def train_classifier(
     labels = torch.as_tensor(train.labels)
     generator = torch.Generator().manual_seed(config.seed)
     steps_per_epoch = math.ceil(len(train) / config.batch_size)
-    low_precision = autocast_dtype(device, config.precision)
     # float16 needs loss scaling against underflowing gradients; bfloat16 has float32's range.
     scaler = torch.amp.GradScaler(device.type, enabled=low_precision == torch.float16)
 
@@ -120,9 +150,11 @@ def train_classifier(
             if len(batch) < 2:  # BatchNorm needs two samples
                 continue
             x = augment_batch(images[batch], augment, config.augment.group_size).to(
-                device, memory_format=torch.channels_last
+                device, memory_format=memory_format
             )
             y = labels[batch].to(device)
+            if config.adversarial_eps > 0:
+                x = fgsm_examples(model, x, y, config.adversarial_eps, device, low_precision)
             optimizer.zero_grad(set_to_none=True)
             with autocast_to(device, low_precision):
                 loss = nn.functional.cross_entropy(model(x), y)

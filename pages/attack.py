@@ -74,7 +74,7 @@ with form:
     images_per_class = number(
         left,
         "data.images_per_class",
-        "Synthetic images per class",
+        "Synthetic images per class (mean; GTSRB's proportions)",
         step=100,
         disabled=dataset != "synthetic",
     )

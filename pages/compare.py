@@ -12,7 +12,7 @@ from heatclust_core.figures import DETECTOR_NAMES, per_class_asr_figure
 from heatclust_core.pipeline import resolve
 from heatclust_core.report import sweep_report
 from heatclust_core.sweeps import PRESETS, SweepConfig, preset
-from heatclust_core.sweeps.figures import rate_figures
+from heatclust_core.sweeps.figures import per_class_asr_sweep_figure, rate_figures
 from heatclust_core.sweeps.runner import load_sweeps, sweep_record
 from heatclust_core.sweeps.tables import paper_layout, sweep_table
 from ui.job_panel import job_panel
@@ -148,6 +148,9 @@ else:
     for row in range(0, len(figures), 2):
         for column, figure in zip(st.columns(2), figures[row : row + 2], strict=False):
             column.plotly_chart(figure, key=f"rates-{row}-{figure.layout.title.text}")
+    per_class = per_class_asr_sweep_figure(record)
+    if per_class is not None:
+        st.plotly_chart(per_class, key="sweep-per-class-asr")
 
 st.subheader("Live tuning")
 st.caption("Move between the cells of this sweep; nothing is recomputed.")
@@ -199,7 +202,8 @@ else:
         )
         tile.caption(f"TPR {scores['tpr']:.3f} · TNR {scores['tnr']:.3f}")
     st.plotly_chart(
-        per_class_asr_figure(metrics, cell.attack.source, cell.attack.target), key="tune-asr"
+        per_class_asr_figure(metrics, cell.attack.source, cell.attack.target, cell.attack.kind),
+        key="tune-asr",
     )
     st.page_link(
         "pages/inspect.py",

@@ -80,7 +80,9 @@ cells[4].metric(
     f"{metrics['train_seconds']:.0f} s",
     help=f"on {metrics['device']}, in {metrics.get('train_precision', 'float32')}",
 )
-st.plotly_chart(per_class_asr_figure(metrics, attack.source, attack.target), key="asr-chart")
+st.plotly_chart(
+    per_class_asr_figure(metrics, attack.source, attack.target, attack.kind), key="asr-chart"
+)
 st.download_button(
     "HTML report of this run",
     lambda: run_report(store, run_id),

@@ -12,8 +12,9 @@ torch.set_num_threads(2)
 
 @pytest.fixture
 def tiny_data(tmp_path) -> DataConfig:
-    """A 15-class synthetic set of 40 images per class, cached under a temporary folder."""
-    return DataConfig(data_dir=str(tmp_path / "data"), images_per_class=40)
+    """The 43-class synthetic set at 20 images per class on average (917 images), cached
+    under a temporary folder."""
+    return DataConfig(data_dir=str(tmp_path / "data"), images_per_class=20)
 
 
 @pytest.fixture

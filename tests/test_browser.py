@@ -107,7 +107,7 @@ def test_attack_form_job_and_inspect_charts_in_headless_chromium(chromium, serve
             page = context.new_page()
             page.goto(server)
             page.get_by_role("heading", name="Attack & train").wait_for(timeout=60_000)
-            _set_number(page, "Synthetic images per class", "40")
+            _set_number(page, "Synthetic images per class (mean; GTSRB's proportions)", "20")
             _set_number(page, "Epochs", "1")
             page.wait_for_timeout(500)  # let the rerun after the last edit settle
             page.get_by_role("button", name=re.compile(r"Run$")).click()

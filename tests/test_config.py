@@ -50,7 +50,7 @@ def test_resolved_fills_default_classes_by_name():
 
 @pytest.mark.parametrize(
     ("source", "target", "parameter"),
-    [(5, 5, "attack.target"), (99, 5, "attack.source"), (2, 15, "attack.target")],
+    [(5, 5, "attack.target"), (99, 5, "attack.source"), (2, 43, "attack.target")],
 )
 def test_resolved_checks_classes_exist_and_differ(source, target, parameter):
     config = RunConfig(attack=AttackConfig(source=source, target=target))
@@ -81,9 +81,9 @@ def test_run_id_needs_resolved_classes():
 
 
 def test_precision_enters_the_run_id_only_when_it_is_not_float32():
-    mixed = RunConfig().resolved(CLASS_NAMES)
-    assert mixed.train.precision == "mixed"  # the default
-    base = mixed.model_copy(update={"train": TrainConfig(precision="float32")})
+    base = RunConfig().resolved(CLASS_NAMES)
+    assert base.train.precision == "float32"  # the default
+    mixed = base.model_copy(update={"train": TrainConfig(precision="mixed")})
     assert mixed.run_id() != base.run_id()
     # float32 runs keep the ids they had before the field existed.
     assert "precision" not in base.hashed_content()["train"]
@@ -111,3 +111,25 @@ def test_run_config_from_sections_names_the_dotted_parameter(sections, parameter
     with pytest.raises(ConfigError) as error:
         build_run_config(*sections)
     assert error.value.parameter == parameter
+
+
+def test_a_robust_surrogate_changes_the_surrogate_and_the_attacked_run_but_not_others():
+    from heatclust_core.pipeline import surrogate_config
+
+    standard = RunConfig(attack=AttackConfig(kind="label-consistent")).resolved(CLASS_NAMES)
+    robust = standard.model_copy(
+        update={"attack": standard.attack.model_copy(update={"surrogate_eps": 0.03})}
+    )
+    assert surrogate_config(robust).train.adversarial_eps == 0.03
+    assert surrogate_config(standard).train.adversarial_eps == 0.0
+    assert surrogate_config(robust).run_id() != surrogate_config(standard).run_id()
+    assert robust.run_id() != standard.run_id()
+    # Fields left at 0 are not hashed: ids from before they existed stay valid.
+    assert "surrogate_eps" not in standard.hashed_content()["attack"]
+    assert "adversarial_eps" not in standard.hashed_content()["train"]
+    # A standard attack has no surrogate: the field changes nothing.
+    sticker = RunConfig().resolved(CLASS_NAMES)
+    with_field = sticker.model_copy(
+        update={"attack": sticker.attack.model_copy(update={"surrogate_eps": 0.03})}
+    )
+    assert with_field.run_id() == sticker.run_id()

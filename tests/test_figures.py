@@ -15,6 +15,7 @@ from heatclust_core.figures import (
     point_cloud_figure,
     scan_figure,
 )
+from heatclust_core.sweeps.figures import per_class_asr_sweep_figure
 
 NAMES = ["a", "b", "c", "d"]
 METRICS = {
@@ -64,10 +65,43 @@ def _detection(detector="hc", mds=True):
 def test_per_class_asr_bars_leave_out_the_target_and_draw_the_masr_line():
     figure = per_class_asr_figure(METRICS, source=1, target=2)
     bars = figure.data[0]
-    assert list(bars.x) == ["a", "b", "d"] and list(bars.y) == [0.1, 0.9, 0.2]
+    assert list(bars.x) == ["0 a", "1 b", "3 d"] and list(bars.y) == [0.1, 0.9, 0.2]
     assert list(bars.marker.color)[1] == SOURCE_COLOR
     assert figure.layout.shapes[0].y0 == 0.4
-    assert "target: 2 c" in figure.layout.annotations[-1].text
+    assert "target: 2 c (ASR 0.900 from source 1)" in figure.layout.annotations[-1].text
+
+
+def test_per_class_asr_of_label_consistent_attacks_has_no_source_class():
+    figure = per_class_asr_figure(METRICS, source=1, target=2, kind="amplitude")
+    assert SOURCE_COLOR not in list(figure.data[0].marker.color)
+    assert figure.layout.annotations[-1].text == "target: 2 c"
+    assert "amplitude attack, as Figure 6" in figure.layout.title.text
+
+
+def test_sweep_per_class_asr_groups_the_classes_by_the_varying_axis():
+    def cell(amp, seed, rates):
+        return {
+            "kind": "amplitude", "p": 33.0, "sticker_size": 3, "amp": amp, "seed": seed,
+            "run_id": f"r{amp}{seed}", "clean_accuracy": 0.97, "asr": rates["1"],
+            "masr": sum(rates.values()) / len(rates), "per_class_asr": rates, "target": 2,
+            "class_names": NAMES, "n_poisoned": 10, "detections": {},
+        }  # fmt: skip
+
+    record = {
+        "config": {"detectors": []},
+        "cells": [
+            cell(128, 0, {"0": 0.8, "1": 1.0, "3": 0.6}),
+            cell(128, 1, {"0": 0.6, "1": 1.0, "3": 0.4}),
+            cell(32, 0, {"0": 0.1, "1": 0.2, "3": 0.0}),
+            None,  # a cell not computed yet
+        ],
+    }
+    figure = per_class_asr_sweep_figure(record)
+    assert [bars.name.split(" ")[0] for bars in figure.data] == ["amp=128", "amp=32"]
+    assert list(figure.data[0].x) == ["0 a", "1 b", "3 d"]
+    assert list(figure.data[0].y) == pytest.approx([70.0, 100.0, 50.0])  # mean over seeds
+    assert list(figure.data[1].y) == pytest.approx([10.0, 20.0, 0.0])
+    assert "target 2 c" in figure.layout.title.text
 
 
 def test_detector_table_has_the_papers_rates_and_stage_times():

@@ -29,7 +29,7 @@ def reported_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("report")
     store = RunStore(root / "models")
     config = RunConfig(
-        data=DataConfig(data_dir=str(root / "data"), images_per_class=40),
+        data=DataConfig(data_dir=str(root / "data"), images_per_class=20),
         train=TrainConfig(epochs=1),
     )
     run_id = train_run(config, store, "cpu").run_id

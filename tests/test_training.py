@@ -4,8 +4,13 @@ import torch
 
 from heatclust_core.config import AugmentConfig, TrainConfig
 from heatclust_core.data.imageset import ImageSet
-from heatclust_core.model import pick_device
-from heatclust_core.training import autocast_dtype, evaluate_loss, train_classifier
+from heatclust_core.model import Classifier, pick_device
+from heatclust_core.training import (
+    autocast_dtype,
+    evaluate_loss,
+    fgsm_examples,
+    train_classifier,
+)
 
 
 def _two_colour_set(n=64, seed=0):
@@ -60,3 +65,29 @@ def test_mixed_precision_is_bfloat16_on_cpus_that_have_it_and_float32_is_never_l
     assert autocast_dtype(cpu, "float32") is None
     native = torch.ops.mkldnn._is_mkldnn_bf16_supported()
     assert autocast_dtype(cpu, "mixed") == (torch.bfloat16 if native else None)
+
+
+def test_fgsm_examples_stay_in_the_ball_and_raise_the_loss():
+    torch.manual_seed(0)
+    model = Classifier(2).eval()
+    x = torch.rand(8, 3, 32, 32)
+    y = torch.randint(0, 2, (8,))
+    eps = 0.03
+    adversarial = fgsm_examples(model, x, y, eps, torch.device("cpu"), None)
+    assert (adversarial - x).abs().max() <= eps + 1e-6
+    assert adversarial.min() >= 0 and adversarial.max() <= 1
+    loss = torch.nn.functional.cross_entropy
+    with torch.no_grad():
+        assert loss(model(adversarial), y) > loss(model(x), y)
+
+
+def test_adversarial_training_is_reproducible_and_differs_from_standard():
+    train, val = _two_colour_set(32, 0), _two_colour_set(16, 1)
+    robust = TrainConfig(epochs=1, batch_size=16, adversarial_eps=0.03)
+    a = train_classifier(train, val, 2, robust, pick_device("cpu"))
+    b = train_classifier(train, val, 2, robust, pick_device("cpu"))
+    standard = train_classifier(
+        train, val, 2, robust.model_copy(update={"adversarial_eps": 0.0}), pick_device("cpu")
+    )
+    assert a.history == b.history
+    assert a.history != standard.history

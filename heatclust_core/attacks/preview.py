@@ -33,7 +33,7 @@ def class_examples(data: DataConfig, class_id: int, n: int) -> np.ndarray:
     own seed, so these are rendered directly (the same images as the set's first of the class)
     instead of generating the whole set."""
     if data.dataset == "synthetic":
-        count = min(n, data.images_per_class)
+        count = min(n, int(synthetic.class_counts(data.images_per_class)[class_id]))
         return np.stack(
             [
                 synthetic.render_sign(class_id, np.random.default_rng([data.seed, class_id, i]))

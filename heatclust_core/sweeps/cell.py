@@ -67,6 +67,8 @@ def cell_summary(
         "asr": metrics["asr"],
         "masr": metrics["masr"],
         "per_class_asr": metrics["per_class_asr"],
+        "target": attack.target,
+        "class_names": metrics["class_names"],
         "n_poisoned": metrics["n_poisoned"],
         "detections": detections,
     }

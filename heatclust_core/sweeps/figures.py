@@ -73,3 +73,43 @@ def rate_figures(record: dict[str, Any]) -> list[go.Figure]:
         )
         figures.append(figure)
     return figures
+
+
+def per_class_asr_sweep_figure(record: dict[str, Any]) -> go.Figure | None:
+    """The paper's Figure 6 over a sweep: for every class but the target, the trigger's success
+    rate, one group of bars per class and one bar per value of the varying axis (mean over
+    seeds). None when no cell is computed."""
+    cells = [cell for cell in record["cells"] if cell is not None]
+    if not cells:
+        return None
+    table = sweep_table(record)
+    axis = varying_axis(table)
+    names = next((cell["class_names"] for cell in cells if "class_names" in cell), None)
+    target = next((cell["target"] for cell in cells if "target" in cell), None)
+    by_value: dict[tuple, list[dict[str, float]]] = {}
+    for cell in cells:
+        by_value.setdefault((cell["kind"], cell[axis]), []).append(cell["per_class_asr"])
+    figure = go.Figure()
+    for (kind, value), rates in sorted(by_value.items(), key=lambda item: item[0][1], reverse=True):
+        classes = sorted({int(c) for r in rates for c in r})
+        means = [100 * float(np.mean([r[str(c)] for r in rates if str(c) in r])) for c in classes]
+        labels = [f"{c} {names[c]}" if names else str(c) for c in classes]
+        suffix = f" · {kind}" if len(table["kind"].unique()) > 1 else ""
+        figure.add_bar(
+            x=labels,
+            y=means,
+            name=f"{axis}={value:g}{suffix} (MASR {np.mean(means):.1f} %)",
+            hovertemplate=f"{axis}={value:g}<br>%{{x}}<br>ASR %{{y:.1f}} %<extra></extra>",
+        )
+    target_text = ""
+    if target is not None:
+        target_text = f"; target {target}" + (f" {names[target]}" if names else "")
+    figure.update_layout(
+        title=f"Attack success rate per class by {axis} (paper's Figure 6{target_text})",
+        barmode="group",
+        yaxis_title="triggered test images classified as the target (%)",
+        yaxis_range=[0, 102],
+        xaxis_tickangle=-45,
+        legend_title=AXIS_TITLES.get(axis, axis),
+    )
+    return figure

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from heatclust_core.config import DataConfig
+from heatclust_core.data import synthetic
 from heatclust_core.data.loading import class_names, load_dataset
 from heatclust_core.errors import DatasetError
 from tests.data.test_gtsrb import make_official
@@ -14,8 +15,10 @@ def test_synthetic_split_is_stratified_and_cached(tiny_data):
     first = load_dataset(tiny_data)
     cache_files = list(cache.glob("*.npz"))
     assert len(cache_files) == 1
-    assert len(first.pool) + len(first.test) == 15 * 40
-    assert first.test.class_counts(15).tolist() == [10] * 15  # 25 % of 40 per class
+    counts = synthetic.class_counts(tiny_data.images_per_class)
+    assert len(first.pool) + len(first.test) == counts.sum()
+    # Stratified: a quarter of every class is test data.
+    assert np.abs(first.test.class_counts(43) - 0.25 * counts).max() <= 1
     second = load_dataset(tiny_data)
     np.testing.assert_array_equal(first.pool.images, second.pool.images)
     assert list(cache.glob("*.npz")) == cache_files

@@ -17,7 +17,7 @@ TIMEOUT_S = 180
 
 def tiny_config(data_dir, **train) -> RunConfig:
     return RunConfig(
-        data=DataConfig(data_dir=str(data_dir), images_per_class=40),
+        data=DataConfig(data_dir=str(data_dir), images_per_class=20),
         train=TrainConfig(**({"epochs": 1} | train)),
     )
 
@@ -146,7 +146,7 @@ def test_a_job_that_raises_records_the_message(trained):
     bad = runner.submit_detect(job.run_id, DetectConfig(detector="ac", class_id=99), "cpu").job
     failed = wait_done(runner, bad.id)
     assert failed.status == "failed"
-    assert failed.error == "class_id: must be in [0, 14], got 99"
+    assert failed.error == "class_id: must be in [0, 42], got 99"
 
 
 def test_detector_and_scan_jobs_save_their_results_in_the_run_folder(trained):
