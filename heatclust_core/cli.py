@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import typing
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -141,6 +142,18 @@ def _add_attack_arguments(parser: argparse.ArgumentParser) -> None:
         "seed",
     ):
         _field_argument(group, AttackConfig, name)
+    _add_choice_argument(group, AttackConfig, "pgd_target")
+
+
+def _add_choice_argument(group, model: type, name: str) -> None:
+    """--name-with-dashes for a Literal config field: its choices, default and description."""
+    field = model.model_fields[name]
+    group.add_argument(
+        "--" + name.replace("_", "-"),
+        choices=typing.get_args(field.annotation),
+        default=field.default,
+        help=f"{field.description} (default {field.default})",
+    )
 
 
 def _field_argument(group, model: type, name: str) -> None:
@@ -401,6 +414,7 @@ def run_config_from_args(args: argparse.Namespace) -> RunConfig:
         "amp": args.amp,
         "eps": args.eps,
         "surrogate_eps": args.surrogate_eps,
+        "pgd_target": args.pgd_target,
         "pgd_steps": args.pgd_steps,
         "pgd_step_size": args.pgd_step_size,
         "seed": args.seed,

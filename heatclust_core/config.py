@@ -65,6 +65,11 @@ class AttackConfig(BaseConfig):
         description="L-inf budget of the surrogate's adversarial training, pixel scale 0..1 "
         "(0 = a standard surrogate)",
     )
+    pgd_target: Literal["untargeted", "random"] = Field(
+        "untargeted",
+        description="untargeted: away from the true class (the paper); random: toward a "
+        "random other class per image",
+    )
     pgd_steps: int = Field(5, ge=1, le=1000, description="PGD iterations")
     pgd_step_size: float = Field(0.015, gt=0, le=1, description="PGD step, pixel scale 0..1")
     seed: int = Field(0, ge=0, le=2**31 - 1, description="seed of the attack and of training")
@@ -84,6 +89,8 @@ class AttackConfig(BaseConfig):
             keep |= {"eps", "pgd_steps", "pgd_step_size"}
             if self.surrogate_eps > 0:  # runs against a standard surrogate keep their ids
                 keep.add("surrogate_eps")
+            if self.pgd_target != "untargeted":
+                keep.add("pgd_target")
         if self.kind == "amplitude":
             keep.add("amp")
         return self.model_dump(include=keep)

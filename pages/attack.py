@@ -1,5 +1,7 @@
 """Attack & train: choose the data, the attack and the training budget; preview; start a job."""
 
+import typing
+
 import streamlit as st
 
 from heatclust_core import settings
@@ -7,6 +9,7 @@ from heatclust_core.attacks.preview import attack_preview
 from heatclust_core.config import (
     ATTACK_KINDS,
     AUGMENTATION_SWITCHES,
+    AttackConfig,
     AugmentConfig,
     DataConfig,
     RunConfig,
@@ -141,6 +144,20 @@ with form:
         pgd_step_size = number(
             right, "attack.pgd_step_size", "Step size", step=0.005, format="%.4f"
         )
+        surrogate_eps = number(
+            left,
+            "attack.surrogate_eps",
+            "Surrogate's adversarial training eps",
+            step=1 / 255,
+            format="%.4f",
+            help=AttackConfig.model_fields["surrogate_eps"].description,
+        )
+        pgd_target = middle.selectbox(
+            "PGD direction",
+            typing.get_args(AttackConfig.model_fields["pgd_target"].annotation),
+            help=AttackConfig.model_fields["pgd_target"].description,
+            key="pgd_target",
+        )
 
     st.subheader("Training")
     left, middle, right = st.columns(3)
@@ -212,6 +229,8 @@ def _config() -> RunConfig:
         "eps": eps,
         "pgd_steps": pgd_steps,
         "pgd_step_size": pgd_step_size,
+        "surrogate_eps": surrogate_eps,
+        "pgd_target": pgd_target,
         "seed": attack_seed,
     }
     train = {

@@ -18,8 +18,10 @@ def pgd_linf(
     step_size: float,
     device: torch.device,
     batch_size: int = 256,
+    targets: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Maximise the loss of `model` within ||x' - x||_inf <= eps (pixel scale 0..1).
+    """Maximise the loss of `model` for `labels` within ||x' - x||_inf <= eps (pixel scale
+    0..1), or, given `targets` (N,), minimise the loss for those classes instead.
 
     images: (N, H, W, 3) uint8. Returns uint8 images whose change per pixel is at most
     floor(eps * 255) levels, so rounding never breaks the budget.
@@ -31,10 +33,14 @@ def pgd_linf(
     for start in range(0, len(images), batch_size):
         x = images_to_tensor(images[start : start + batch_size], device)
         y = torch.as_tensor(labels[start : start + batch_size], device=device)
+        direction = 1.0
+        if targets is not None:
+            y = torch.as_tensor(targets[start : start + batch_size], device=device)
+            direction = -1.0
         x_adv = x.clone()
         for _ in range(steps):
             x_adv.requires_grad_(True)
-            loss = nn.functional.cross_entropy(model(x_adv), y)
+            loss = direction * nn.functional.cross_entropy(model(x_adv), y)
             (grad,) = torch.autograd.grad(loss, x_adv)
             with torch.no_grad():
                 x_adv = x_adv + step_size * grad.sign()

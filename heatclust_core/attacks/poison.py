@@ -67,6 +67,40 @@ def poison_count(attack: AttackConfig, class_counts: np.ndarray) -> int:
     return n
 
 
+def _random_other_classes(
+    labels: np.ndarray, n_classes: int, rng: np.random.Generator
+) -> np.ndarray:
+    """(N,) a uniformly drawn class other than each sample's own."""
+    offsets = rng.integers(1, n_classes, size=len(labels))
+    return (labels + offsets) % n_classes
+
+
+def pgd_degrade(
+    images: np.ndarray,
+    labels: np.ndarray,
+    attack: AttackConfig,
+    n_classes: int,
+    surrogate: nn.Module,
+    device: torch.device,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """The label-consistent attacks' PGD step on (N, H, W, 3) uint8 images of class `labels`,
+    away from their class or toward a random other one (`attack.pgd_target`)."""
+    targets = None
+    if attack.pgd_target == "random":
+        targets = _random_other_classes(labels, n_classes, rng)
+    return pgd_linf(
+        surrogate,
+        images,
+        labels,
+        attack.eps,
+        attack.pgd_steps,
+        attack.pgd_step_size,
+        device,
+        targets=targets,
+    )
+
+
 def poison(
     pool: ImageSet,
     attack: AttackConfig,
@@ -92,15 +126,7 @@ def poison(
     if attack.uses_pgd:
         if surrogate is None or device is None:
             raise ValueError("label-consistent attacks need a surrogate model and a device")
-        selected = pgd_linf(
-            surrogate,
-            selected,
-            labels[chosen],
-            attack.eps,
-            attack.pgd_steps,
-            attack.pgd_step_size,
-            device,
-        )
+        selected = pgd_degrade(selected, labels[chosen], attack, n_classes, surrogate, device, rng)
     stamped, chosen_positions = training_trigger(attack).apply(selected, rng)
     images[chosen] = stamped
     labels[chosen] = attack.target

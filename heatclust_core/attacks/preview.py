@@ -8,11 +8,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from heatclust_core.attacks.pgd import pgd_linf
-from heatclust_core.attacks.poison import training_trigger
+from heatclust_core.attacks.poison import pgd_degrade, training_trigger
 from heatclust_core.config import AttackConfig, DataConfig
 from heatclust_core.data import synthetic
-from heatclust_core.data.loading import load_dataset
+from heatclust_core.data.loading import class_names, load_dataset
 
 
 @dataclass(frozen=True)
@@ -68,14 +67,9 @@ def attack_preview(
             )
         else:
             labels = np.full(len(clean), attack.target)
-            selected = pgd_linf(
-                surrogate,
-                clean,
-                labels,
-                attack.eps,
-                attack.pgd_steps,
-                attack.pgd_step_size,
-                torch.device(device),
+            n_classes = len(class_names(data))
+            selected = pgd_degrade(
+                clean, labels, attack, n_classes, surrogate, torch.device(device), rng
             )
             note = (
                 f"PGD with eps {attack.eps:.4f} on the cached surrogate network, then the trigger."

@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 from heatclust_core.attacks.pgd import pgd_linf
-from heatclust_core.attacks.poison import poison, poison_count
+from heatclust_core.attacks.poison import _random_other_classes, poison, poison_count
 from heatclust_core.attacks.triggers import YELLOW_GREEN
 from heatclust_core.config import AttackConfig
 from heatclust_core.data.imageset import ImageSet
@@ -91,6 +91,36 @@ def test_pgd_stays_within_budget_and_raises_the_loss():
         return nn.functional.cross_entropy(model(x), torch.as_tensor(pool.labels)).item()
 
     assert loss(adv) > loss(pool.images) + 0.1
+
+
+def test_targeted_pgd_moves_images_toward_their_targets():
+    pool = _pool(per_class=8)
+    model = _Linear()
+    targets = (pool.labels + 1) % 6
+    adv = pgd_linf(
+        model, pool.images, pool.labels, 8 / 255, 5, 0.015, torch.device("cpu"), targets=targets
+    )
+    assert np.abs(adv.astype(int) - pool.images.astype(int)).max() <= 8
+
+    def target_loss(images):
+        x = torch.as_tensor(images).permute(0, 3, 1, 2).float() / 255
+        return nn.functional.cross_entropy(model(x), torch.as_tensor(targets)).item()
+
+    assert target_loss(adv) < target_loss(pool.images) - 0.1
+
+
+def test_random_pgd_targets_are_other_classes_and_leave_untargeted_poisons_alone():
+    pool = _pool()
+    untargeted = AttackConfig(kind="label-consistent", source=2, target=5, p=50)
+    cpu = torch.device("cpu")
+    before = poison(pool, untargeted, 6, surrogate=_Linear(), device=cpu)
+    random = poison(pool, untargeted.model_copy(update={"pgd_target": "random"}), 6, _Linear(), cpu)
+    np.testing.assert_array_equal(before.is_poisoned, random.is_poisoned)
+    assert not np.array_equal(before.data.images, random.data.images)
+    labels = np.repeat(np.arange(6), 100)
+    drawn = _random_other_classes(labels, 6, np.random.default_rng(0))
+    assert not np.any(drawn == labels)
+    assert set(drawn.tolist()) == set(range(6))
 
 
 def test_too_large_p_is_refused_naming_p():
