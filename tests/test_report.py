@@ -76,7 +76,8 @@ def test_report_command_writes_the_file(reported_run, tmp_path, capsys):
 def test_sweep_report_has_the_table_and_a_chart_per_rate():
     page = sweep_report(_sweep_record(), note="Table 5 on tiny data")
     assert "Table 5 on tiny data" in page and "3 of 3 cells computed" in page
-    assert page.count('class="plotly-graph-div"') == 4  # success, ACC, TPR, TNR
+    # success, ACC, TPR, TNR, per-class success
+    assert page.count('class="plotly-graph-div"') == 5
     assert "<th>HC ACC</th>" in page and "<th>MASR var</th>" in page
 
 
@@ -127,4 +128,4 @@ def test_sweep_report_draws_every_chart_offline(tmp_path, chromium):
     path = tmp_path / "sweep.html"
     path.write_text(sweep_report(_sweep_record()))
     drawn, _, external = _open_offline(path, tmp_path)
-    assert drawn == [True] * 4 and external == []
+    assert drawn == [True] * 5 and external == []

@@ -78,8 +78,8 @@ def rate_figures(record: dict[str, Any]) -> list[go.Figure]:
 def per_class_asr_sweep_figure(record: dict[str, Any]) -> go.Figure | None:
     """The paper's Figure 6 over a sweep: for every class but the target, the trigger's success
     rate, one group of bars per class and one bar per value of the varying axis (mean over
-    seeds). None when no cell is computed."""
-    cells = [cell for cell in record["cells"] if cell is not None]
+    seeds). None when no computed cell has per-class rates."""
+    cells = [cell for cell in record["cells"] if cell is not None and cell["per_class_asr"]]
     if not cells:
         return None
     table = sweep_table(record)

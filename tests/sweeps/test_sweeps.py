@@ -109,7 +109,7 @@ def _cell(p, seed, asr, ac, hc):
         "clean_accuracy": 0.99,
         "asr": asr,
         "masr": asr / 2,
-        "per_class_asr": {},
+        "per_class_asr": {"0": asr, "1": asr / 2},
         "n_poisoned": 10,
         "detections": {
             "ac": {"acc": ac[0], "tpr": ac[1], "tnr": ac[2], "precision": 1, "f1": 1},
