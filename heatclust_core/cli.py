@@ -140,36 +140,36 @@ def _add_attack_arguments(parser: argparse.ArgumentParser) -> None:
         "pgd_steps",
         "pgd_step_size",
         "seed",
+        "pgd_target",
     ):
         _field_argument(group, AttackConfig, name)
-    _add_choice_argument(group, AttackConfig, "pgd_target")
-
-
-def _add_choice_argument(group, model: type, name: str) -> None:
-    """--name-with-dashes for a Literal config field: its choices, default and description."""
-    field = model.model_fields[name]
-    group.add_argument(
-        "--" + name.replace("_", "-"),
-        choices=typing.get_args(field.annotation),
-        default=field.default,
-        help=f"{field.description} (default {field.default})",
-    )
 
 
 def _field_argument(group, model: type, name: str) -> None:
-    """--name-with-dashes for a config field: its type, default, description and range."""
+    """--name-with-dashes for a config field: its default, description, and its choices (a
+    Literal field) or its type and range."""
     field = model.model_fields[name]
     default = field.default
+    choices = (
+        typing.get_args(field.annotation)
+        if typing.get_origin(field.annotation) is typing.Literal
+        else None
+    )
+    if choices:
+        kind = {"choices": choices}
+        bounds = None
+    else:
+        kind = {"type": field.annotation}
+        bounds = allowed_range(model, (name,))
     shown = f"{default:g}" if isinstance(default, float) else str(default)
-    bounds = allowed_range(model, (name,))
     group.add_argument(
         "--" + name.replace("_", "-"),
-        type=field.annotation,
         default=default,
         # argparse %-formats help texts
         help=f"{field.description}{'; ' + bounds if bounds else ''} (default {shown})".replace(
             "%", "%%"
         ),
+        **kind,
     )
 
 

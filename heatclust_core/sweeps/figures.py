@@ -89,12 +89,13 @@ def per_class_asr_sweep_figure(record: dict[str, Any]) -> go.Figure | None:
     by_value: dict[tuple, list[dict[str, float]]] = {}
     for cell in cells:
         by_value.setdefault((cell["kind"], cell[axis]), []).append(cell["per_class_asr"])
+    several_kinds = table["kind"].nunique() > 1
     figure = go.Figure()
     for (kind, value), rates in sorted(by_value.items(), key=lambda item: item[0][1], reverse=True):
         classes = sorted({int(c) for r in rates for c in r})
         means = [100 * float(np.mean([r[str(c)] for r in rates if str(c) in r])) for c in classes]
         labels = [f"{c} {names[c]}" if names else str(c) for c in classes]
-        suffix = f" · {kind}" if len(table["kind"].unique()) > 1 else ""
+        suffix = f" · {kind}" if several_kinds else ""
         figure.add_bar(
             x=labels,
             y=means,
