@@ -46,7 +46,7 @@ def real_pairs(
         train.data.images[chosen],
         train.data.labels[chosen],
         torch.device("cpu"),
-        LRPOptions(composite="epsilon-alpha2-beta1"),
+        LRPOptions(),
     ).heatmaps()
     spaces = [point_cloud(h, share).metric_measure() for h in heatmaps]
     return [(spaces[i], seed_centre(spaces[n_pairs + i], centre_size)) for i in range(n_pairs)]

@@ -117,7 +117,7 @@ def main() -> None:
         train.data.images[chosen],
         train.data.labels[chosen],
         torch.device("cpu"),
-        LRPOptions(composite="epsilon-alpha2-beta1"),
+        LRPOptions(),
     ).heatmaps()
     spaces = [point_cloud(h, args.share).metric_measure() for h in heatmaps]
     truth = train.is_poisoned[chosen]

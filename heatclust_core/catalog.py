@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from heatclust_core.errors import RunNotFoundError
+from heatclust_core.errors import DamagedFileError, RunNotFoundError
 from heatclust_core.run_store import METRICS_FILE, RunStore
 
 
@@ -15,8 +15,8 @@ def run_rows(store: RunStore) -> list[dict]:
         try:
             config = store.load_config(run_id)
             metrics = store.load_metrics(run_id)
-        except (RunNotFoundError, FileNotFoundError):
-            continue
+        except (RunNotFoundError, DamagedFileError, FileNotFoundError):
+            continue  # deleted or damaged meanwhile: damaged_rows() lists the latter
         attack, names = config.attack, metrics["class_names"]
         detections = store.path(run_id) / "detections"
         finished = (store.path(run_id) / METRICS_FILE).stat().st_mtime
@@ -41,6 +41,11 @@ def run_rows(store: RunStore) -> list[dict]:
             }
         )
     return sorted(rows, key=lambda row: (row["finished"], row["run"]), reverse=True)
+
+
+def damaged_rows(store: RunStore) -> list[dict]:
+    """One dict per run folder that cannot be used, with the reason; delete these to clean up."""
+    return [{"run": run_id, "problem": reason} for run_id, reason in store.damaged().items()]
 
 
 def run_label(row: dict) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from heatclust_core import settings
 from heatclust_core.config import (
     ATTACK_KINDS,
     AUGMENTATION_SWITCHES,
@@ -99,8 +100,9 @@ def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--data-dir",
-        default="data",
-        help="data folder: synthetic cache, and GTSRB in DATA_DIR or DATA_DIR/GTSRB",
+        default=str(settings.current().data_dir),
+        help="data folder: synthetic cache, and GTSRB in DATA_DIR or DATA_DIR/GTSRB "
+        "(default: $HEATCLUST_DATA_DIR or data)",
     )
     group.add_argument(
         "--images-per-class",
@@ -221,7 +223,7 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
         f"~1.9x faster on such CPUs), else float32 (default {defaults.precision})",
     )
     group.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
-    group.add_argument("--models-dir", default="models", help="where runs are cached")
+    _add_models_dir(group)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -380,8 +382,16 @@ def _parser() -> argparse.ArgumentParser:
             sub.add_argument(
                 "--device", default="auto", help="auto (CUDA when present), cpu or cuda"
             )
-            sub.add_argument("--models-dir", default="models", help="where runs are cached")
+            _add_models_dir(sub)
     return parser
+
+
+def _add_models_dir(group) -> None:
+    group.add_argument(
+        "--models-dir",
+        default=str(settings.current().models_dir),
+        help="where runs are cached (default: $HEATCLUST_MODELS_DIR or models, as the app)",
+    )
 
 
 def _class_argument(value: str | None, names: tuple[str, ...], flag: str) -> int | None:
@@ -495,7 +505,7 @@ def _report(args: argparse.Namespace, progress: TqdmProgress) -> dict[str, Any]:
     if args.run:
         text = run_report(store, args.run)
     else:
-        records = [r for r in load_sweeps(store) if r["sweep_id"] == args.sweep]
+        records = [r for r in load_sweeps(store).values if r["sweep_id"] == args.sweep]
         if not records:
             raise ConfigError("--sweep", f"no sweep {args.sweep!r} in {sweeps_dir(store)}")
         # Re-read from the run store: cells computed since the record was written count too.

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from typing import Any, Literal, TypeVar
 
 import annotated_types
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from heatclust_core.errors import ConfigError
 
@@ -22,6 +23,8 @@ DatasetName = Literal["synthetic", "gtsrb"]
 
 DEFAULT_SOURCE_NAME = "Speed limit (50km/h)"
 DEFAULT_TARGET_NAME = "Speed limit (80km/h)"
+# Seeds go to numpy, torch and scikit-learn; the last takes at most 2**32 - 1.
+SEED_MAX = 2**31 - 1
 # Side lengths (rows, columns) of the central window the standard sticker is placed in.
 TRIGGER_WINDOW = (10, 15)
 
@@ -41,8 +44,23 @@ class DataConfig(BaseConfig):
         le=5000,
         description="synthetic images per class on average (classes as imbalanced as GTSRB's)",
     )
-    seed: int = Field(0, ge=0, le=2**31 - 1, description="seed of the synthetic set and split")
+    seed: int = Field(0, ge=0, le=SEED_MAX, description="seed of the synthetic set and split")
     test_fraction: float = Field(0.25, gt=0, lt=1, description="synthetic test share")
+
+    @field_validator("data_dir")
+    @classmethod
+    def _normalised(cls, value: str) -> str:
+        # "data", "data/" and "./data" are one folder, so one run id.
+        return os.path.normpath(os.path.expanduser(value))
+
+    def relevant_fields(self) -> dict[str, Any]:
+        """What the run id hashes. The synthetic set is the same in any folder but changes with
+        its generator's version; a GTSRB copy is identified by its (normalised) folder."""
+        if self.dataset != "synthetic":
+            return self.model_dump()
+        from heatclust_core.data.synthetic import GENERATOR_VERSION
+
+        return self.model_dump(exclude={"data_dir"}) | {"generator": GENERATOR_VERSION}
 
 
 class AttackConfig(BaseConfig):
@@ -72,7 +90,7 @@ class AttackConfig(BaseConfig):
     )
     pgd_steps: int = Field(5, ge=1, le=1000, description="PGD iterations")
     pgd_step_size: float = Field(0.015, gt=0, le=1, description="PGD step, pixel scale 0..1")
-    seed: int = Field(0, ge=0, le=2**31 - 1, description="seed of the attack and of training")
+    seed: int = Field(0, ge=0, le=SEED_MAX, description="seed of the attack and of training")
 
     @property
     def uses_pgd(self) -> bool:
@@ -124,7 +142,7 @@ class TrainConfig(BaseConfig):
     lr: float = Field(1e-3, gt=0, le=1, description="Adam learning rate")
     val_fraction: float = Field(0.1, gt=0, lt=0.5, description="validation share of train")
     augment: AugmentConfig = AugmentConfig()
-    seed: int = Field(0, ge=0, le=2**31 - 1)
+    seed: int = Field(0, ge=0, le=SEED_MAX)
     adversarial_eps: float = Field(
         0.0,
         ge=0,
@@ -174,7 +192,7 @@ class RunConfig(BaseConfig):
 
     def hashed_content(self) -> dict[str, Any]:
         return {
-            "data": self.data.model_dump(),
+            "data": self.data.relevant_fields(),
             "attack": self.attack.relevant_fields(),
             "train": self.train.relevant_fields(),
         }

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from heatclust_core.config import BaseConfig
+from heatclust_core.config import SEED_MAX, BaseConfig
 from heatclust_core.detection import detection_metrics
 from heatclust_core.detectors import ActivationClustering, HeatmapClustering, RawClustering
 from heatclust_core.detectors.activation import DEFAULT_LAYER
@@ -22,7 +22,7 @@ from heatclust_core.explain.lrp import CompositeName, LRPOptions
 from heatclust_core.model import pick_device
 from heatclust_core.progress import Progress, silent
 from heatclust_core.run_store import RunStore
-from heatclust_core.storage import read_json_files, write_json
+from heatclust_core.storage import JsonFiles, read_json_files, write_json
 
 DetectorName = Literal["raw", "ac", "hc"]
 
@@ -32,7 +32,7 @@ class DetectConfig(BaseConfig):
     class_id: int | None = Field(None, ge=0, description="suspicious class (default: the target)")
     k: int = Field(2, ge=2, le=10)
     flag_rule: Literal["smaller", "relative-size", "silhouette"] = "smaller"
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=SEED_MAX)
     # raw clustering
     reducer: Literal["pca", "ica"] = "pca"
     n_components: int = Field(10, ge=1, le=1000)
@@ -59,7 +59,7 @@ class DetectConfig(BaseConfig):
     barycenter_iter: int = Field(1, ge=1, le=100)
     mds_samples: int = Field(20, ge=0, le=1000, description="samples in the MDS picture")
     explain_class: Literal["label", "predicted"] = "label"
-    lrp_composite: CompositeName = "epsilon-alpha2-beta1"
+    lrp_composite: CompositeName = LRPOptions().composite
 
     def result_name(self) -> str:
         digest = hashlib.sha256(json.dumps(self.model_dump(), sort_keys=True).encode()).hexdigest()
@@ -165,6 +165,27 @@ def detection_path(store: RunStore, run_id: str, config: DetectConfig) -> Path:
     return store.path(run_id) / "detections" / f"{config.result_name()}.json"
 
 
-def load_detections(store: RunStore, run_id: str) -> list[dict]:
-    """Saved detector results of a run, newest file first."""
-    return read_json_files(store.path(run_id) / "detections")
+# What pages and reports read of a saved detection; a file without these is damaged.
+DETECTION_KEYS = (
+    "detector",
+    "class",
+    "class_name",
+    "config",
+    "acc",
+    "tpr",
+    "tnr",
+    "precision",
+    "f1",
+    "n_samples",
+    "n_poisoned",
+    "cluster_sizes",
+    "flagged_clusters",
+    "sample_index",
+    "cluster_labels",
+    "embedding",
+)
+
+
+def load_detections(store: RunStore, run_id: str) -> JsonFiles:
+    """Saved detector results of a run, newest file first, and the files that are damaged."""
+    return read_json_files(store.path(run_id) / "detections", required=DETECTION_KEYS)

@@ -20,3 +20,21 @@ class DatasetError(HeatClustError):
 
 class RunNotFoundError(HeatClustError):
     """No cached run has the requested id."""
+
+
+class DamagedFileError(HeatClustError):
+    """A file HeatClust wrote earlier cannot be read back (truncated, overwritten, edited)."""
+
+    def __init__(self, path, reason: str):
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path} is damaged ({reason}): delete it, or the run it belongs to")
+
+
+class StorageError(HeatClustError, OSError):
+    """A file could not be written: full disk, no permission, a folder in its place."""
+
+    def __init__(self, path, reason: str):
+        self.path = path
+        self.reason = reason
+        super().__init__(f"cannot write {path}: {reason}")

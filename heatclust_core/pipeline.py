@@ -13,7 +13,7 @@ import heatclust_core
 from heatclust_core.attacks.poison import poison, poison_count
 from heatclust_core.config import AttackConfig, RunConfig
 from heatclust_core.data.imageset import ImageSet, stratified_split
-from heatclust_core.data.loading import class_names, load_dataset
+from heatclust_core.data.loading import class_names, load_dataset, pool_class_counts
 from heatclust_core.metrics import attack_metrics
 from heatclust_core.model import count_parameters, pick_device
 from heatclust_core.progress import Progress, silent
@@ -50,8 +50,12 @@ class RunResult:
 
 
 def resolve(config: RunConfig) -> RunConfig:
-    """Check the data source and fill in the default classes; writes nothing."""
-    return config.resolved(class_names(config.data))
+    """Check the data source, fill in the default classes and check that the data holds enough
+    samples for the attack (ConfigError on attack.p otherwise); writes nothing."""
+    resolved = config.resolved(class_names(config.data))
+    if resolved.attack.kind != "none":
+        poison_count(resolved.attack, pool_class_counts(resolved.data))
+    return resolved
 
 
 def surrogate_config(config: RunConfig) -> RunConfig:
@@ -79,8 +83,6 @@ def train_run(
     torch_device = pick_device(device)
     progress("data", 0.0, f"loading {config.data.dataset}")
     dataset = load_dataset(config.data)
-    if config.attack.kind != "none":
-        poison_count(config.attack, dataset.pool.class_counts(dataset.n_classes))
     progress("data", 1.0, f"{len(dataset.pool)} pool / {len(dataset.test)} test images")
 
     surrogate, surrogate_run_id = None, None

@@ -146,7 +146,8 @@ def run_report(store: RunStore, run_id: str, gallery_size: int = 6) -> str:
         page.images(preview.clean, "clean")
         page.images(preview.poisoned, f"poisoned (labelled {preview.label_after})")
 
-    detections = load_detections(store, run_id)
+    loaded = load_detections(store, run_id)
+    detections = loaded.values
     train_set = store.load_train_set(run_id)
     page.heading("Detectors")
     if detections:
@@ -164,6 +165,8 @@ def run_report(store: RunStore, run_id: str, gallery_size: int = 6) -> str:
                 )
     else:
         page.text("No detector has run on this run.")
+    for damaged in loaded.damaged:
+        page.text(f"Left out: {damaged}")
 
     suspicious = detections[0]["class"] if detections else attack.target
     device = pick_device()
@@ -173,7 +176,7 @@ def run_report(store: RunStore, run_id: str, gallery_size: int = 6) -> str:
     page.heading("Heatmaps")
     page.chart(heatmap_gallery_figure(poisoned, clean, names[suspicious]))
 
-    scans = load_scans(store, run_id)
+    scans = load_scans(store, run_id).values
     if scans:
         page.heading("Class scan")
         page.chart(scan_figure(scans[0], attack.target))

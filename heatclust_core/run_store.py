@@ -7,28 +7,48 @@ place in one step, so a run folder is either complete or absent.
 
 from __future__ import annotations
 
+import functools
 import io
+import json
 import os
+import re
 import shutil
+import struct
 import tarfile
+import time
 import uuid
+import zipfile
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from pydantic import ValidationError
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save
 
 from heatclust_core.attacks.poison import PoisonedSet
 from heatclust_core.config import RunConfig
 from heatclust_core.data.imageset import ImageSet
-from heatclust_core.errors import RunNotFoundError
+from heatclust_core.errors import DamagedFileError, RunNotFoundError
 from heatclust_core.model import Classifier
-from heatclust_core.storage import read_json, read_npz, write_json, write_npz
+from heatclust_core.storage import (
+    TEMPORARY_SUFFIX,
+    atomic_write,
+    read_json_object,
+    read_npz,
+    write_json,
+    write_npz,
+)
 
 MODEL_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.json"
 TRAIN_SET_FILE = "train_set.npz"
 _REQUIRED = (MODEL_FILE, CONFIG_FILE, METRICS_FILE, TRAIN_SET_FILE)
+# Run ids are 12 hex digits (RunConfig.run_id); other folders here (sweeps/) are not runs.
+RUN_ID_PATTERN = re.compile(r"[0-9a-f]{12}")
+# What pages and reports read of every run's files; a file without them is damaged.
+METRICS_KEYS = ("clean_accuracy", "asr", "masr", "per_class_asr", "class_names", "history")
+TRAIN_SET_ARRAYS = ("images", "labels", "is_poisoned", "original_labels", "trigger_positions")
 
 
 class RunStore:
@@ -39,17 +59,47 @@ class RunStore:
         return self.root / run_id
 
     def exists(self, run_id: str) -> bool:
+        """A finished run whose files all read back: usable, and not to be trained again."""
+        return self.path(run_id).is_dir() and self.problem(run_id) is None
+
+    def _complete(self, run_id: str) -> bool:
         folder = self.path(run_id)
         return all((folder / name).is_file() for name in _REQUIRED)
 
-    def run_ids(self) -> list[str]:
+    def folders(self) -> list[str]:
+        """Every run folder, finished or not, damaged or not (hidden working folders aside)."""
         if not self.root.is_dir():
             return []
         return sorted(
-            p.name
-            for p in self.root.iterdir()
-            if not p.name.startswith(".") and self.exists(p.name)
+            p.name for p in self.root.iterdir() if RUN_ID_PATTERN.fullmatch(p.name) and p.is_dir()
         )
+
+    def run_ids(self) -> list[str]:
+        """The runs whose files are all there and read back (see problem())."""
+        return [run_id for run_id in self.folders() if self.exists(run_id)]
+
+    def damaged(self) -> dict[str, str]:
+        """Run folder -> why it cannot be used, for every folder that is not a healthy run."""
+        return {
+            run_id: reason
+            for run_id in self.folders()
+            if (reason := self.problem(run_id)) is not None
+        }
+
+    def problem(self, run_id: str) -> str | None:
+        """None for a healthy run, else one line on what is wrong with its folder.
+
+        Checks that each file is there and reads back: the JSON files parse with their keys,
+        the weights' header and size agree, the training set's archive directory lists its
+        arrays. Cached per file size and modification time, so pages can ask on every rerun.
+        """
+        folder = self.path(run_id)
+        try:
+            signature = tuple(_signature(folder / name) for name in _REQUIRED)
+        except FileNotFoundError:
+            missing = [name for name in _REQUIRED if not (folder / name).is_file()]
+            return f"unfinished or damaged: no {', '.join(missing)}" if missing else None
+        return _check_folder(str(folder), signature)
 
     def save(
         self,
@@ -61,9 +111,9 @@ class RunStore:
     ) -> Path:
         def fill(staging: Path) -> None:
             state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-            save_file(
-                state, str(staging / MODEL_FILE), metadata={"n_classes": str(_n_classes(model))}
-            )
+            # save() then our write: safetensors' save_file makes its files private (0600).
+            packed = save(state, metadata={"n_classes": str(_n_classes(model))})
+            atomic_write(staging / MODEL_FILE, lambda handle: handle.write(packed))
             write_json(staging / CONFIG_FILE, {"run_id": run_id, "config": config.model_dump()})
             write_json(staging / METRICS_FILE, metrics)
             write_npz(
@@ -75,6 +125,7 @@ class RunStore:
                 trigger_positions=poisoned.trigger_positions,
             )
 
+        self.remove_leftovers()
         self._publish(run_id, fill)
         return self.path(run_id)
 
@@ -99,6 +150,9 @@ class RunStore:
         staging.mkdir(parents=True)
         try:
             fill(staging)
+            if self.path(run_id).is_dir() and self.problem(run_id) is not None:
+                # A damaged or half-deleted folder of this run: the new one replaces it.
+                self.delete(run_id)
             try:
                 os.rename(staging, self.path(run_id))
             except OSError:
@@ -120,25 +174,60 @@ class RunStore:
         shutil.rmtree(doomed, ignore_errors=True)
         return True
 
+    def remove_leftovers(self, older_than_s: float = 3600.0) -> list[Path]:
+        """Delete staging and deleting folders and temporary files that a killed process left,
+        if older than `older_than_s` (younger ones may belong to a process still running)."""
+        if not self.root.is_dir():
+            return []
+        cutoff = time.time() - older_than_s
+        removed = []
+        for path in self.root.rglob(f"*{TEMPORARY_SUFFIX}"):
+            if path.name.startswith(".") and _older(path, cutoff):
+                path.unlink(missing_ok=True)
+                removed.append(path)
+        for path in self.root.iterdir():
+            if path.name.startswith((".staging-", ".deleting-")) and _older(path, cutoff):
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path)
+        return removed
+
     def _require(self, run_id: str) -> Path:
-        if not self.exists(run_id):
+        """The run's folder; RunNotFoundError if it is not complete, DamagedFileError naming
+        the first damaged file if one is, whichever file the caller is about to read."""
+        if not self._complete(run_id):
             raise RunNotFoundError(f"no finished run {run_id!r} in {self.root}")
+        if self.problem(run_id) is not None:
+            damage = _damage(self.path(run_id))
+            if damage is not None:
+                raise damage
         return self.path(run_id)
 
     def load_config(self, run_id: str) -> RunConfig:
-        return RunConfig.model_validate(read_json(self._require(run_id) / CONFIG_FILE)["config"])
+        path = self._require(run_id) / CONFIG_FILE
+        stored = read_json_object(path, ("config",))
+        try:
+            return RunConfig.model_validate(stored["config"])
+        except ValidationError as exc:
+            reason = f"not a run configuration: {exc.errors()[0]['msg']}"
+            raise DamagedFileError(path, reason) from exc
 
     def load_metrics(self, run_id: str) -> dict:
-        return read_json(self._require(run_id) / METRICS_FILE)
+        return read_json_object(self._require(run_id) / METRICS_FILE, METRICS_KEYS)
 
     def load_model(self, run_id: str, device: torch.device | str = "cpu") -> Classifier:
-        state = load_file(str(self._require(run_id) / MODEL_FILE))
-        model = Classifier(int(state["net.fc2.weight"].shape[0]))
-        model.load_state_dict(state)
+        path = self._require(run_id) / MODEL_FILE
+        try:
+            state = load_file(str(path))
+            model = Classifier(int(state["net.fc2.weight"].shape[0]))
+            model.load_state_dict(state)
+        except (SafetensorError, RuntimeError, KeyError, OSError) as exc:
+            if isinstance(exc, FileNotFoundError):
+                raise
+            raise DamagedFileError(path, str(exc).splitlines()[0][:200]) from exc
         return model.to(device).eval()
 
     def load_train_set(self, run_id: str) -> PoisonedSet:
-        arrays = read_npz(self._require(run_id) / TRAIN_SET_FILE)
+        arrays = read_npz(self._require(run_id) / TRAIN_SET_FILE, TRAIN_SET_ARRAYS)
         return PoisonedSet(
             ImageSet(arrays["images"], arrays["labels"]),
             arrays["is_poisoned"].astype(bool),
@@ -149,6 +238,74 @@ class RunStore:
 
 def _n_classes(model: Classifier) -> int:
     return int(model.net.fc2.out_features)
+
+
+def _signature(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns
+
+
+def _older(path: Path, cutoff: float) -> bool:
+    try:
+        return path.stat().st_mtime < cutoff
+    except FileNotFoundError:
+        return False
+
+
+@functools.lru_cache(maxsize=4096)
+def _check_folder(folder: str, signature: tuple) -> str | None:
+    """problem()'s reading, keyed by the files' sizes and times so a rewrite is read again."""
+    del signature
+    damage = _damage(Path(folder))
+    return None if damage is None else f"{Path(damage.path).name} is damaged: {damage.reason}"
+
+
+def _damage(base: Path) -> DamagedFileError | None:
+    """The first damaged file of a complete run folder, as the error to raise; None if none."""
+    try:
+        config = read_json_object(base / CONFIG_FILE, ("config",))
+        try:
+            RunConfig.model_validate(config["config"])
+        except ValidationError as exc:
+            raise DamagedFileError(base / CONFIG_FILE, "not a run configuration") from exc
+        read_json_object(base / METRICS_FILE, METRICS_KEYS)
+        _check_safetensors(base / MODEL_FILE)
+        _check_npz(base / TRAIN_SET_FILE, TRAIN_SET_ARRAYS)
+    except DamagedFileError as exc:
+        return exc
+    return None
+
+
+def _check_safetensors(path: Path) -> None:
+    """The header parses and the tensors it declares fill the file exactly."""
+    try:
+        with open(path, "rb") as handle:
+            header_size = struct.unpack("<Q", handle.read(8))[0]
+            header = json.loads(handle.read(header_size))
+        data_end = max(
+            (entry["data_offsets"][1] for key, entry in header.items() if key != "__metadata__"),
+            default=0,
+        )
+    except (struct.error, ValueError, KeyError, TypeError, MemoryError, OverflowError) as exc:
+        raise DamagedFileError(path, "unreadable safetensors header") from exc
+    expected = 8 + header_size + data_end
+    actual = path.stat().st_size
+    if actual != expected:
+        raise DamagedFileError(path, f"{actual} bytes, its header describes {expected}")
+
+
+def _check_npz(path: Path, required: tuple[str, ...]) -> None:
+    """The archive's directory (at its end, so truncation loses it) lists every array."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = {name.removesuffix(".npy") for name in archive.namelist()}
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise DamagedFileError(path, str(exc).splitlines()[0]) from exc
+    missing = [key for key in required if key not in names]
+    if missing:
+        raise DamagedFileError(path, f"no array {', '.join(missing)}")
 
 
 __all__ = ["RunStore"]

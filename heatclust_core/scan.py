@@ -12,12 +12,12 @@ import torch
 from pydantic import Field
 
 from heatclust_core.attacks.poison import PoisonedSet
-from heatclust_core.config import BaseConfig
+from heatclust_core.config import SEED_MAX, BaseConfig
 from heatclust_core.detectors.activation import DEFAULT_LAYER, ActivationClustering
 from heatclust_core.model import Classifier, pick_device
 from heatclust_core.progress import Progress, silent
 from heatclust_core.run_store import RunStore
-from heatclust_core.storage import read_json_files, write_json
+from heatclust_core.storage import JsonFiles, read_json_files, write_json
 
 
 def scan_classes(
@@ -63,7 +63,7 @@ def scan_classes(
 
 class ScanConfig(BaseConfig):
     layer: str = DEFAULT_LAYER
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=SEED_MAX)
 
     def result_name(self) -> str:
         digest = hashlib.sha256(json.dumps(self.model_dump(), sort_keys=True).encode()).hexdigest()
@@ -104,6 +104,6 @@ def run_scan(
     return result
 
 
-def load_scans(store: RunStore, run_id: str) -> list[dict]:
-    """Saved scans of a run, newest file first."""
-    return read_json_files(store.path(run_id) / "scans", "scan-*.json")
+def load_scans(store: RunStore, run_id: str) -> JsonFiles:
+    """Saved scans of a run, newest file first, and the files that are damaged."""
+    return read_json_files(store.path(run_id) / "scans", "scan-*.json", required=("ranking",))

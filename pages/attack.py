@@ -65,11 +65,12 @@ with form:
         horizontal=True,
         key="dataset",
     )
-    data_dir = st.text_input(
+    data_dir = st.selectbox(
         "Data folder",
-        value=str(settings.current().data_dir),
+        [str(root) for root in settings.current().data_roots],
         help="Synthetic cache; GTSRB in this folder or its GTSRB/ subfolder "
-        "(official Final_Training/Final_Test layout or torchvision's).",
+        "(official Final_Training/Final_Test layout or torchvision's). The server's "
+        "HEATCLUST_DATA_DIR and HEATCLUST_DATA_ROOTS set the folders offered here.",
         key="data_dir",
     )
     errors["data.data_dir"] = st.empty()

@@ -2,6 +2,7 @@
 live tuning between the computed cells of a sweep."""
 
 import streamlit as st
+from pydantic import ValidationError
 
 from heatclust_core import settings
 from heatclust_core.attacks.preview import attack_preview
@@ -50,7 +51,10 @@ st.caption(
 )
 jobs = runner()
 store = jobs.store
-records = load_sweeps(store)
+saved_sweeps = load_sweeps(store)
+records = saved_sweeps.values
+for damaged in saved_sweeps.damaged:
+    st.warning(str(damaged), icon=":material/broken_image:")
 data_dir = str(settings.current().data_dir)
 
 with st.expander("Start a sweep", expanded=not records):
@@ -122,8 +126,12 @@ sweep_id = st.selectbox(
         f"{sum(c is not None for c in by_id[i]['cells'])}/{len(by_id[i]['cells'])} cells"
     ),
 )
-sweep = SweepConfig.model_validate(by_id[sweep_id]["config"])
-record = sweep_record(sweep, store)  # fresh from the run store: cells finished since count
+try:
+    sweep = SweepConfig.model_validate(by_id[sweep_id]["config"])
+    record = sweep_record(sweep, store)  # fresh from the run store: cells finished since count
+except (ValidationError, HeatClustError) as exc:
+    st.error(f"Sweep {sweep_id} cannot be shown: {str(exc).splitlines()[0]}")
+    st.stop()
 table = sweep_table(record)
 
 st.subheader("Table")

@@ -6,7 +6,12 @@ from heatclust_core.catalog import run_label, run_rows
 from heatclust_core.config import build
 from heatclust_core.detect_run import DetectConfig, load_detections
 from heatclust_core.detectors.flagging import FLAG_RULES
-from heatclust_core.errors import ConfigError, HeatClustError, RunNotFoundError
+from heatclust_core.errors import (
+    ConfigError,
+    DamagedFileError,
+    HeatClustError,
+    RunNotFoundError,
+)
 from heatclust_core.explain.gallery import heatmap_gallery, sample_point_cloud
 from heatclust_core.explain.lrp import COMPOSITE_NAMES, LRPOptions
 from heatclust_core.figures import (
@@ -22,6 +27,7 @@ from heatclust_core.figures import (
 )
 from heatclust_core.model import pick_device
 from heatclust_core.report import run_report
+from heatclust_core.run_store import RUN_ID_PATTERN
 from heatclust_core.scan import ScanConfig, load_scans
 from ui.job_panel import job_panel
 from ui.navigation import require_app
@@ -43,8 +49,19 @@ if not rows:
 
 by_id = {row["run"]: row for row in rows}
 wanted = st.query_params.get("run")
-if wanted and wanted not in by_id:
-    st.warning(f"Run {wanted} is not (or no longer) in {store.root}; showing the newest run.")
+if wanted and not RUN_ID_PATTERN.fullmatch(wanted):
+    # Never echoed: a crafted link must not put its text (or markdown) on the page.
+    st.warning("The link's run parameter is not a run id (12 hex digits); showing the newest run.")
+    wanted = None
+elif wanted and wanted not in by_id:
+    problem = store.problem(wanted) if store.path(wanted).is_dir() else None
+    if problem:
+        st.warning(
+            f"Run {wanted} cannot be opened ({problem}); the Runs page deletes it. "
+            "Showing the newest run."
+        )
+    else:
+        st.warning(f"Run {wanted} is not (or no longer) in {store.root}; showing the newest run.")
 run_id = st.selectbox(
     "Run",
     list(by_id),
@@ -59,6 +76,9 @@ try:
     model, train_set = run_artifacts(run_id)
 except RunNotFoundError:
     st.warning(f"Run {run_id} was deleted while this page was open.")
+    st.stop()
+except DamagedFileError as exc:
+    st.error(f"{exc} The Runs page lists damaged runs and deletes them.")
     st.stop()
 names = metrics["class_names"]
 attack = config.attack
@@ -184,7 +204,10 @@ except HeatClustError as exc:
     st.error(str(exc))
 job_panel(jobs, kinds=("detect", "scan"), run_id=run_id, key="detect-jobs")
 
-detections = load_detections(store, run_id)
+saved_detections = load_detections(store, run_id)
+detections = saved_detections.values
+for damaged in saved_detections.damaged:
+    st.warning(str(damaged), icon=":material/broken_image:")
 selected_sample = None
 if detections:
     st.subheader("Detector comparison")
@@ -279,7 +302,7 @@ tile, cloud = sample_point_cloud(
 )
 st.plotly_chart(point_cloud_figure(tile, cloud), key="point-cloud")
 
-scans = load_scans(store, run_id)
+scans = load_scans(store, run_id).values
 if scans:
     st.subheader("Class scan")
     st.plotly_chart(scan_figure(scans[0], attack.target), key="scan-chart")

@@ -5,7 +5,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from heatclust_core.catalog import run_rows
+from heatclust_core.catalog import damaged_rows, run_rows
 from heatclust_core.errors import HeatClustError
 from heatclust_core.jobs import JOB_KINDS, JOB_STATUSES
 from ui.job_panel import job_panel
@@ -17,6 +17,7 @@ require_app()
 st.title("Runs")
 jobs = runner()
 rows = run_rows(jobs.store)
+damaged = damaged_rows(jobs.store)
 
 st.subheader("Finished runs")
 if rows:
@@ -43,8 +44,20 @@ if rows:
         key="runs-table",
     )
     st.caption(f"{len(runs)} of {len(rows)} runs in {jobs.store.root}")
-    with st.expander("Delete a run"):
-        doomed = st.selectbox("Run to delete", [row["run"] for row in rows], key="delete-run")
+else:
+    st.info("No finished runs yet.")
+    st.page_link("pages/attack.py", label="Attack & train", icon=":material/science:")
+if damaged:
+    st.subheader("Damaged runs")
+    st.caption(
+        "These folders cannot be opened. Delete them here; training the same configuration "
+        "again also replaces one."
+    )
+    st.dataframe(pd.DataFrame(damaged), hide_index=True, key="damaged-table")
+if rows or damaged:
+    with st.expander("Delete a run", expanded=bool(damaged) and not rows):
+        choices = [row["run"] for row in damaged] + [row["run"] for row in rows]
+        doomed = st.selectbox("Run to delete", choices, key="delete-run")
         confirmed = st.checkbox(
             f"Yes, delete run {doomed} with its checkpoint and detections", key="delete-confirm"
         )
@@ -57,9 +70,6 @@ if rows:
                 st.session_state.pop("delete-confirm", None)
                 st.success(f"Deleted run {doomed}.")
                 st.rerun()
-else:
-    st.info("No finished runs yet.")
-    st.page_link("pages/attack.py", label="Attack & train", icon=":material/science:")
 
 st.subheader("Jobs")
 left, right = st.columns(2)

@@ -155,7 +155,8 @@ def test_attack_page_previews_poisoned_examples_as_parameters_change(app_env):
         ({"p": 150.0}, "must be in (0, 100), got 150.0"),
         ({"sticker_size": 11}, "must be in [1, 10], got 11"),
         ({"epochs": 0}, "must be in [1, 1000], got 0"),
-        ({"dataset": "gtsrb", "data_dir": "/nonexistent/gtsrb"}, "/nonexistent/gtsrb"),
+        ({"dataset": "gtsrb"}, "GTSRB"),
+        ({"p": 60.0, "images_per_class": 40}, "poisoned samples but source class"),
     ],
 )
 def test_wrong_inputs_show_an_error_on_the_field_and_start_nothing(app_env, change, field_error):
@@ -168,7 +169,7 @@ def test_wrong_inputs_show_an_error_on_the_field_and_start_nothing(app_env, chan
         "sticker_size": app.number_input,
         "epochs": app.number_input,
         "dataset": app.radio,
-        "data_dir": app.text_input,
+        "images_per_class": app.number_input,
     }
     for key, value in change.items():
         widgets[key](key=key).set_value(value)
@@ -247,7 +248,9 @@ def test_detectors_started_from_inspect_fill_the_table_clusters_and_scan(app_env
     assert sum(len(trace.x) for trace in mds.data) == 8
     hc_detection = next(
         d
-        for d in load_detections(JobRunner(app_env["state"], app_env["models"]).store, finished_run)
+        for d in load_detections(
+            JobRunner(app_env["state"], app_env["models"]).store, finished_run
+        ).values
         if d["detector"] == "hc"
     )
     drawn = sorted(int(s) for trace in mds.data for s in trace.customdata)
@@ -273,6 +276,20 @@ def test_runs_page_lists_runs_and_jobs_and_deletes_a_run_after_confirmation(app_
     assert {row["run"] for row in run_rows(store)} == others
     assert not (app_env["models"] / finished_run).exists()
     assert all(finished_run not in t.value.get("run", ()).tolist() for t in app.dataframe)
+
+
+def test_a_crafted_run_link_is_not_rendered(app_env, finished_run):
+    crafted = "[click](https://example.com) ![x](https://example.com/x.png)"
+    app = start_app("pages/inspect.py", run=crafted)
+    shown = " ".join(e.value for e in [*app.warning, *app.markdown, *app.caption])
+    assert "example.com" not in shown and "not a run id" in shown
+
+
+def test_the_data_folder_is_a_choice_among_the_servers_roots(app_env, monkeypatch, tmp_path):
+    monkeypatch.setenv("HEATCLUST_DATA_ROOTS", f"{tmp_path / 'gtsrb'}:{app_env['data']}")
+    app = start_app()
+    assert app.selectbox(key="data_dir").options == [str(app_env["data"]), str(tmp_path / "gtsrb")]
+    assert not [t for t in app.text_input if t.label == "Data folder"]
 
 
 def test_inspect_says_so_when_the_run_asked_for_is_gone(app_env):

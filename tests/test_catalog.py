@@ -19,6 +19,7 @@ def _save(store: RunStore, run_id: str, attack: AttackConfig, asr: float) -> Non
         "clean_accuracy": 0.9,
         "asr": asr,
         "masr": 0.1,
+        "per_class_asr": {"0": asr},
         "train_seconds": 12.0,
     }
     store.save(run_id, Classifier(15), RunConfig(attack=attack), metrics, poisoned)

@@ -44,6 +44,8 @@ def _target_pool(data_dir) -> int:
         (["--epochs", "0"], "--epochs"),
         (["--target", "No such sign"], "--target"),
         (["--dataset", "gtsrb"], "--data-dir"),
+        (["--p", "90"], "--p"),  # more poisons than the tiny set's source class holds
+        (["--seed", "5000000000"], "--seed"),
     ],
 )
 def test_invalid_parameters_exit_2_with_one_line_and_write_nothing(
@@ -215,6 +217,7 @@ def test_scan_ranks_every_class_large_enough_to_split(capsys, tiny_run):
         (["--relevance-share", "1.5"], "--relevance-share"),
         (["--epsilon", "0"], "--epsilon"),
         (["--class", "99"], "--class"),
+        (["--seed", "5000000000"], "--seed"),
     ],
 )
 def test_detect_refuses_bad_parameters(capsys, tiny_run, argv, flag):
@@ -231,3 +234,69 @@ def test_detect_refuses_bad_parameters(capsys, tiny_run, argv, flag):
 def test_detect_on_a_missing_run_names_the_run(capsys, tmp_path):
     code, _, err = _run(capsys, "detect", "--run", "nope", "--models-dir", str(tmp_path), "--quiet")
     assert code == 2 and err.startswith("error: --run:") and "nope" in err
+
+
+def test_scan_refuses_a_seed_out_of_range(capsys, tiny_run):
+    run_id, models = tiny_run
+    code, out, err = _run(
+        capsys, "scan", "--run", run_id, "--models-dir", str(models), "--seed", "5000000000"
+    )
+    assert code == 2 and out == "" and err.strip().startswith("error: --seed:"), err
+
+
+@pytest.mark.parametrize(
+    ("argv", "flag"), [(["--workers", "0"], "--workers"), (["--p", "99.9"], "--p")]
+)
+def test_sweep_refuses_before_writing_its_record(capsys, tmp_path, dirs, argv, flag):
+    code, out, err = _run(capsys, "sweep", *dirs, "--images-per-class", "20", "--quiet", *argv)
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and err.startswith(f"error: {flag}:"), err
+    assert not (tmp_path / "models").exists()
+
+
+def test_report_to_a_folder_or_an_unwritable_place_is_one_line(capsys, tiny_run, tmp_path):
+    run_id, models = tiny_run
+    (tmp_path / "file").write_text("x")
+    for out_path in (tmp_path, tmp_path / "file" / "report.html"):
+        code, out, err = _run(
+            capsys, "report", "--run", run_id, "--models-dir", str(models), "--out", str(out_path)
+        )
+        assert code == 1 and out == "", err
+        assert len(err.strip().splitlines()) == 1 and "cannot write" in err, err
+
+
+def test_the_command_line_finds_the_apps_folders_through_the_environment(
+    capsys, tiny_run, tmp_path, monkeypatch
+):
+    run_id, models = tiny_run
+    monkeypatch.setenv("HEATCLUST_MODELS_DIR", str(models))
+    out_path = tmp_path / "report.html"
+    code, _, err = _run(capsys, "report", "--run", run_id, "--out", str(out_path), "--quiet")
+    assert code == 0, err
+    assert run_id in out_path.read_text()
+
+
+def test_a_data_folder_written_two_ways_is_one_run(capsys, tmp_path):
+    models = ["--models-dir", str(tmp_path / "models")]
+    first = [*TINY, "--json", *models]
+    code, out, _ = _run(capsys, "train", "--data-dir", str(tmp_path / "data"), *first)
+    assert code == 0 and not json.loads(out)["cached"]
+    code, out, _ = _run(capsys, "train", "--data-dir", f"{tmp_path}/./data/", *first)
+    assert code == 0 and json.loads(out)["cached"]
+
+
+@pytest.mark.parametrize("command", ["detect", "scan", "report"])
+def test_a_damaged_run_is_one_line_naming_the_file(capsys, tiny_run, tmp_path, command):
+    import shutil
+
+    run_id, models = tiny_run
+    copy = tmp_path / "models"
+    shutil.copytree(models / run_id, copy / run_id)
+    metrics = copy / run_id / "metrics.json"
+    metrics.write_text(metrics.read_text()[:50])
+    extra = ["--out", str(tmp_path / "r.html")] if command == "report" else []
+    code, out, err = _run(
+        capsys, command, "--run", run_id, "--models-dir", str(copy), "--quiet", *extra
+    )
+    assert code == 1 and out == ""
+    assert len(err.strip().splitlines()) == 1 and "metrics.json is damaged" in err, err

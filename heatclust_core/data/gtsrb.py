@@ -106,7 +106,7 @@ def locate(data_dir: str | Path) -> GtsrbLayout:
             f"GTSRB folder {str(base)!r} does not exist. Put GTSRB in data/GTSRB "
             "(official layout: GTSRB/Final_Training/Images/000NN/*.ppm) or pass --data-dir."
         )
-    candidates = [base, base / "GTSRB", base.parent]
+    candidates = [base, base / "GTSRB"]
     for root in candidates:
         if (root / "Final_Training" / "Images").is_dir():
             layout = GtsrbLayout("official", root)
@@ -173,7 +173,9 @@ def _official_train(layout: GtsrbLayout) -> list[tuple[Path, int]]:
     for class_dir in class_dirs:
         gt = class_dir / f"GT-{class_dir.name}.csv"
         if gt.is_file():
-            samples += [(class_dir / name, label) for name, label in _read_gt_csv(gt)]
+            samples += [
+                (_confined(layout, gt, class_dir, name), label) for name, label in _read_gt_csv(gt)
+            ]
         else:
             label = _class_from_folder(class_dir)
             samples += [(path, label) for path in sorted(class_dir.glob("*.ppm"))]
@@ -203,9 +205,17 @@ def _torchvision_samples(layout: GtsrbLayout, split: str) -> list[tuple[Path, in
     return samples
 
 
-def _load(samples: list[tuple[Path, int]], what: str) -> ImageSet:
+def _confined(layout: GtsrbLayout, listing: Path, folder: Path, name: str) -> Path:
+    """`folder / name` from an annotation file, refused unless it lies inside the data set."""
+    path = folder / name
+    if not path.resolve().is_relative_to(layout.root.resolve()):
+        raise DatasetError(f"{listing} names {name!r}, outside the GTSRB folder {layout.root}")
+    return path
+
+
+def _load(samples: list[tuple[Path, int]], what: str, folder: Path) -> ImageSet:
     if not samples:
-        raise DatasetError(f"no GTSRB {what} images found")
+        raise DatasetError(f"no GTSRB {what} images found in {folder}")
     for path, label in samples:
         if not 0 <= label < N_CLASSES:
             raise DatasetError(f"{path}: class id {label} is outside 0..{N_CLASSES - 1}")
@@ -214,16 +224,29 @@ def _load(samples: list[tuple[Path, int]], what: str) -> ImageSet:
     return ImageSet(images, labels)
 
 
+def train_labels(layout: GtsrbLayout) -> np.ndarray:
+    """(N,) class ids of the training images, read from the annotations without the images."""
+    samples = (
+        _official_train(layout)
+        if layout.kind == "official"
+        else _torchvision_samples(layout, "train")
+    )
+    return np.array([label for _, label in samples], dtype=np.int64)
+
+
 def load(layout: GtsrbLayout) -> tuple[ImageSet, ImageSet]:
     """(training pool, test set) of the folder, images resized to 32x32."""
     if layout.kind == "official":
         train = _official_train(layout)
         gt = _test_gt(layout)
-        test = [(layout.test_dir / name, label) for name, label in _read_gt_csv(gt)]
+        test = [
+            (_confined(layout, gt, layout.test_dir, name), label)
+            for name, label in _read_gt_csv(gt)
+        ]
     else:
         train = _torchvision_samples(layout, "train")
         test = _torchvision_samples(layout, "test")
     missing = next((path for path, _ in test if not path.is_file()), None)
     if missing is not None:
         raise DatasetError(f"test image {missing} is listed in the annotations but missing")
-    return _load(train, "training"), _load(test, "test")
+    return _load(train, "training", layout.train_dir), _load(test, "test", layout.test_dir)

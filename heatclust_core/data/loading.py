@@ -7,10 +7,15 @@ import hashlib
 import json
 from pathlib import Path
 
+import numpy as np
+
 from heatclust_core.config import DataConfig
 from heatclust_core.data import gtsrb, synthetic
 from heatclust_core.data.imageset import Dataset, ImageSet, stratified_split
+from heatclust_core.errors import DamagedFileError
 from heatclust_core.storage import read_npz, write_npz
+
+_CACHED_ARRAYS = ("pool_images", "pool_labels", "test_images", "test_labels")
 
 
 def class_names(config: DataConfig) -> tuple[str, ...]:
@@ -19,6 +24,18 @@ def class_names(config: DataConfig) -> tuple[str, ...]:
         return synthetic.CLASS_NAMES
     gtsrb.locate(config.data_dir)
     return gtsrb.CLASS_NAMES
+
+
+def pool_class_counts(config: DataConfig) -> np.ndarray:
+    """(n_classes,) training-pool images per class, counted without rendering or decoding any
+    image, so an attack's feasibility is checked before a job starts."""
+    if config.dataset == "synthetic":
+        counts = synthetic.class_counts(config.images_per_class)
+        labels = np.repeat(np.arange(len(counts)), counts)
+        pool_index, _ = stratified_split(labels, config.test_fraction, config.seed)
+        return np.bincount(labels[pool_index], minlength=len(counts))
+    labels = gtsrb.train_labels(gtsrb.locate(config.data_dir))
+    return np.bincount(labels, minlength=gtsrb.N_CLASSES)
 
 
 def fingerprint(config: DataConfig) -> str:
@@ -39,8 +56,8 @@ def fingerprint(config: DataConfig) -> str:
 
 def load_dataset(config: DataConfig) -> Dataset:
     cache = Path(config.data_dir) / "cache" / f"{fingerprint(config)}.npz"
-    if cache.is_file():
-        arrays = read_npz(cache)
+    arrays = _read_cache(cache)
+    if arrays is not None:
         pool = ImageSet(arrays["pool_images"], arrays["pool_labels"])
         test = ImageSet(arrays["test_images"], arrays["test_labels"])
     else:
@@ -55,6 +72,14 @@ def load_dataset(config: DataConfig) -> Dataset:
                 test_labels=test.labels,
             )
     return Dataset(config.dataset, class_names(config), pool, test)
+
+
+def _read_cache(cache: Path) -> dict | None:
+    """The cached arrays, or None when there are none or they are damaged (then rebuilt)."""
+    try:
+        return read_npz(cache, _CACHED_ARRAYS)
+    except (FileNotFoundError, DamagedFileError):
+        return None
 
 
 def _build(config: DataConfig) -> tuple[ImageSet, ImageSet]:

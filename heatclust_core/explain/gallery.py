@@ -12,7 +12,7 @@ from heatclust_core.explain.lrp import LRPOptions, explain
 from heatclust_core.explain.point_cloud import PointCloud, point_cloud
 from heatclust_core.model import Classifier
 
-GALLERY_LRP = LRPOptions(composite="epsilon-alpha2-beta1")  # the HC detector's default
+GALLERY_LRP = LRPOptions()  # the HC detector's default
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,10 @@ _COMPOSITES = {
 
 @dataclass(frozen=True)
 class LRPOptions:
-    composite: CompositeName = "epsilon-plus-flat"
+    # Heatmap Clustering separates the poisons far better with alpha2-beta1 than with
+    # epsilon-plus-flat (README, "Defaults"); the detector, the CLI, the app and the gallery
+    # all take their default from here.
+    composite: CompositeName = "epsilon-alpha2-beta1"
     epsilon: float = 1e-6
     # Biases absorb relevance; ignoring them makes the input relevance sum to the logit.
     ignore_bias: bool = False

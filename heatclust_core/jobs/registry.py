@@ -126,16 +126,33 @@ class JobRegistry:
             db.execute("COMMIT")
 
     def add(self, kind: str, config: dict[str, Any], run_id: str | None, device: str) -> Job:
+        return self.add_unless_active(kind, config, run_id, device)[0]
+
+    def add_unless_active(
+        self, kind: str, config: dict[str, Any], run_id: str | None, device: str
+    ) -> tuple[Job, bool]:
+        """(job, duplicate): the queued or running job of the same kind, run and config if
+        there is one, else a new queued job. One transaction, so two identical submissions at
+        the same moment make one job."""
         if kind not in JOB_KINDS:
             raise ValueError(f"unknown job kind {kind!r}")
-        job_id = new_job_id()
-        with self.connect() as db:
+        text = json.dumps(config, sort_keys=True)
+        with self.transaction() as db:
+            twin = db.execute(
+                "SELECT * FROM jobs WHERE kind = ? AND run_id IS ? AND config = ? "
+                "AND status IN ('queued', 'running') ORDER BY created_at LIMIT 1",
+                (kind, run_id, text),
+            ).fetchone()
+            if twin is not None:
+                return Job.from_row(twin), True
+            job_id = new_job_id()
             db.execute(
                 "INSERT INTO jobs (id, kind, config, run_id, device, status, created_at) "
                 "VALUES (?, ?, ?, ?, ?, 'queued', ?)",
-                (job_id, kind, json.dumps(config, sort_keys=True), run_id, device, time.time()),
+                (job_id, kind, text, run_id, device, time.time()),
             )
-        return self.get(job_id)
+            row = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return Job.from_row(row), False
 
     def get(self, job_id: str) -> Job | None:
         with self.connect() as db:
@@ -200,6 +217,21 @@ class JobRegistry:
                 (status, error, time.time(), job_id),
             )
         return cursor.rowcount == 1
+
+    def cancel(self, job_id: str) -> Job | None:
+        """Mark an active job cancelled and return it as it was just before (its status and
+        pid then), read in the same transaction; None if it had already ended or is unknown."""
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT * FROM jobs WHERE id = ? AND status IN ('queued', 'running')", (job_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            db.execute(
+                "UPDATE jobs SET status = 'cancelled', error = ?, finished_at = ? WHERE id = ?",
+                ("cancelled by the user", time.time(), job_id),
+            )
+        return Job.from_row(row)
 
     def delete(self, job_id: str) -> None:
         with self.connect() as db:

@@ -66,6 +66,7 @@ class JobRunner:
     def __init__(self, state_dir: str | Path = "state", models_dir: str | Path = "models"):
         self.registry = JobRegistry(Path(state_dir).resolve())
         self.store = RunStore(Path(models_dir).resolve())
+        self.store.remove_leftovers()
 
     # -- submitting -----------------------------------------------------------------------
     def submit_train(self, config: RunConfig, device: str = "auto") -> Submission:
@@ -96,11 +97,11 @@ class JobRunner:
         return self._submit("sweep", sweep.model_dump(), None, device)
 
     def _submit(self, kind: str, config: dict, run_id: str | None, device: str) -> Submission:
-        device_name = _device_slot_name(device)
-        for job in self.registry.list(status=("queued", "running"), kind=kind):
-            if job.run_id == run_id and job.config == config:
-                return Submission(run_id, job=job, duplicate=True)
-        job = self.registry.add(kind, config, run_id, device_name)
+        job, duplicate = self.registry.add_unless_active(
+            kind, config, run_id, _device_slot_name(device)
+        )
+        if duplicate:
+            return Submission(run_id, job=job, duplicate=True)
         self.dispatch()
         return Submission(run_id, job=self.registry.get(job.id))
 
@@ -223,12 +224,11 @@ class JobRunner:
     def cancel(self, job_id: str, grace_s: float = 5.0) -> Job | None:
         """Cancel a queued job, or stop a running one: SIGTERM to its process group, SIGKILL
         after `grace_s` seconds. Returns the job as it stands afterwards."""
-        job = self.registry.get(job_id)
-        if job is None or not job.active:
-            return job
-        self.registry.end(job_id, "cancelled", "cancelled by the user")
-        if job.status == "running" and job.pid:
-            self._stop(job_id, job.pid, grace_s)
+        before = self.registry.cancel(job_id)
+        if before is None:  # unknown, or ended meanwhile
+            return self.registry.get(job_id)
+        if before.status == "running" and before.pid:
+            self._stop(job_id, before.pid, grace_s)
         self.dispatch()
         return self.registry.get(job_id)
 

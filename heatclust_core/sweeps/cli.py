@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from heatclust_core import settings
 from heatclust_core.config import (
     ATTACK_KINDS,
     AttackConfig,
@@ -47,7 +48,11 @@ def add_sweep_parser(commands) -> argparse.ArgumentParser:
     sweep.add_argument("--detectors", nargs="+", choices=("raw", "ac", "hc"), default=["ac", "hc"])
     sweep.add_argument("--epochs", type=int, default=TrainConfig().epochs, help="without --preset")
     sweep.add_argument("--images-per-class", type=int, default=DataConfig().images_per_class)
-    sweep.add_argument("--data-dir", default="data")
+    sweep.add_argument(
+        "--data-dir",
+        default=str(settings.current().data_dir),
+        help="data folder (default: $HEATCLUST_DATA_DIR or data)",
+    )
     sweep.add_argument("--executor", choices=("local", "ray"), default="local")
     sweep.add_argument(
         "--workers", type=int, default=1, help="local worker processes (default 1: in turn)"

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from heatclust_core.config import RunConfig
 from heatclust_core.detect_run import DetectConfig
+from heatclust_core.errors import ConfigError
 from heatclust_core.run_store import RunStore
 from heatclust_core.sweeps.cell import cell_summary, run_cell
 
@@ -42,7 +43,7 @@ class LocalExecutor:
 
     def __init__(self, workers: int = 1):
         if workers < 1:
-            raise ValueError("workers must be >= 1")
+            raise ConfigError("workers", f"must be at least 1, got {workers}")
         self.workers = workers
 
     def run(self, cells, detect, detectors, store, device, progress) -> CellResults:

@@ -8,15 +8,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+from heatclust_core.errors import DamagedFileError
 from heatclust_core.pipeline import resolve
 from heatclust_core.progress import Progress, silent
 from heatclust_core.run_store import RunStore
-from heatclust_core.storage import read_json, write_json
+from heatclust_core.storage import JsonFiles, read_json_files, write_json
 from heatclust_core.sweeps.cell import cell_summary, is_cell_done
 from heatclust_core.sweeps.config import SweepConfig
 from heatclust_core.sweeps.executors import Executor, LocalExecutor
 
 SWEEPS_FOLDER = "sweeps"
+SWEEP_RECORD_KEYS = ("sweep_id", "name", "config", "cells", "complete", "updated")
 
 
 def sweeps_dir(store: RunStore) -> Path:
@@ -30,12 +32,7 @@ def sweep_record(sweep: SweepConfig, store: RunStore) -> dict[str, Any]:
     cells = sweep.cells()
     for cell in cells:
         resolve(cell)  # an unknown class fails here, before anything is written
-    summaries = [
-        cell_summary(store, cell, sweep.detect, sweep.detectors)
-        if is_cell_done(store, cell, sweep.detect, sweep.detectors)
-        else None
-        for cell in cells
-    ]
+    summaries = [_summary_if_done(store, cell, sweep) for cell in cells]
     return {
         "sweep_id": sweep.sweep_id(),
         "name": sweep.name,
@@ -84,10 +81,19 @@ def run_sweep(
     return record
 
 
-def load_sweeps(store: RunStore) -> list[dict[str, Any]]:
-    """Saved sweep records, most recently updated first."""
-    folder = sweeps_dir(store)
-    if not folder.is_dir():
-        return []
-    records = [read_json(path) for path in folder.glob("*.json")]
-    return sorted(records, key=lambda r: r["updated"], reverse=True)
+def _summary_if_done(store: RunStore, cell, sweep: SweepConfig) -> dict[str, Any] | None:
+    """The cell's summary, or None when it is to be computed (again: a damaged detection file
+    of a cell is recomputed rather than failing the sweep)."""
+    if not is_cell_done(store, cell, sweep.detect, sweep.detectors):
+        return None
+    try:
+        return cell_summary(store, cell, sweep.detect, sweep.detectors)
+    except DamagedFileError:
+        return None
+
+
+def load_sweeps(store: RunStore) -> JsonFiles:
+    """Saved sweep records, most recently updated first, and the files that are damaged."""
+    loaded = read_json_files(sweeps_dir(store), required=SWEEP_RECORD_KEYS)
+    loaded.values.sort(key=lambda r: r["updated"], reverse=True)
+    return loaded

@@ -105,3 +105,29 @@ def test_fingerprint_changes_when_files_change(tmp_path):
     assert gtsrb.fingerprint(layout) == before
     _ppm(layout.train_dir / "00000" / "extra.ppm", (0, 0, 0))
     assert gtsrb.fingerprint(layout) != before
+
+
+@pytest.mark.parametrize("name", ["/etc/passwd", "../../../../outside.ppm"])
+def test_an_annotation_naming_a_file_outside_the_folder_is_refused(tmp_path, name):
+    make_official(tmp_path)
+    gt = tmp_path / "GTSRB" / "Final_Training" / "Images" / "00002" / "GT-00002.csv"
+    gt.write_text(HEADER + f"{name};40;36;5;5;35;31;2\n")
+    with pytest.raises(DatasetError, match="outside the GTSRB folder"):
+        gtsrb.load(gtsrb.locate(tmp_path))
+
+
+def test_the_parent_of_the_given_folder_is_not_searched(tmp_path):
+    make_official(tmp_path)
+    (tmp_path / "elsewhere").mkdir()
+    with pytest.raises(DatasetError, match="no GTSRB training images under"):
+        gtsrb.locate(tmp_path / "elsewhere")
+
+
+def test_a_folder_holding_no_readable_image_is_named(tmp_path):
+    make_official(tmp_path, classes=(0,))
+    training = tmp_path / "GTSRB" / "Final_Training" / "Images" / "00000"
+    for path in training.iterdir():
+        path.unlink()
+    (training / "00000_00000.png").write_bytes(b"not a png")
+    with pytest.raises(DatasetError, match=r"no GTSRB training images found in .*Training"):
+        gtsrb.load(gtsrb.locate(tmp_path))

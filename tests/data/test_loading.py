@@ -24,6 +24,21 @@ def test_synthetic_split_is_stratified_and_cached(tiny_data):
     assert list(cache.glob("*.npz")) == cache_files
 
 
+@pytest.mark.parametrize("damage", ["truncate", "empty", "drop_array"])
+def test_a_damaged_cache_is_rebuilt_not_fatal(tiny_data, damage):
+    first = load_dataset(tiny_data)
+    (cache,) = (Path(tiny_data.data_dir) / "cache").glob("*.npz")
+    if damage == "truncate":
+        cache.write_bytes(cache.read_bytes()[: cache.stat().st_size // 2])
+    elif damage == "empty":
+        cache.write_bytes(b"")
+    else:
+        np.savez(cache, pool_images=first.pool.images)
+    again = load_dataset(tiny_data)
+    np.testing.assert_array_equal(again.test.images, first.test.images)
+    np.testing.assert_array_equal(load_dataset(tiny_data).pool.labels, first.pool.labels)
+
+
 def test_gtsrb_config_loads_a_user_folder(tmp_path):
     make_official(tmp_path)
     config = DataConfig(dataset="gtsrb", data_dir=str(tmp_path))

@@ -1,5 +1,6 @@
 """The SQLite job registry on its own (no processes)."""
 
+import threading
 import time
 
 from heatclust_core.jobs.registry import JobRegistry
@@ -53,3 +54,35 @@ def test_forgetting_a_run_keeps_its_active_jobs(tmp_path):
 def test_a_second_registry_on_the_same_folder_sees_the_same_jobs(tmp_path):
     job = JobRegistry(tmp_path).add("train", {"x": 1}, "run", "cpu")
     assert JobRegistry(tmp_path).get(job.id) == job
+
+
+def test_identical_submissions_at_the_same_moment_make_one_job(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    registry = JobRegistry(tmp_path)
+    barrier = threading.Barrier(8)
+
+    def submit(_):
+        barrier.wait()
+        return JobRegistry(tmp_path).add_unless_active("train", {"a": 1, "b": 2}, "r1", "cpu")
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(submit, range(8)))
+    assert len({job.id for job, _ in results}) == 1
+    assert sorted(duplicate for _, duplicate in results) == [False] + [True] * 7
+    assert len(registry.list()) == 1
+    # Another config, or the same one once the first has ended, is a new job.
+    assert not registry.add_unless_active("train", {"a": 2}, "r1", "cpu")[1]
+    registry.end(results[0][0].id, "failed", "x")
+    assert not registry.add_unless_active("train", {"b": 2, "a": 1}, "r1", "cpu")[1]
+
+
+def test_cancel_reports_the_state_the_job_was_in_when_it_was_cancelled(tmp_path):
+    registry = JobRegistry(tmp_path)
+    job = registry.add("train", {}, "r1", "cpu")
+    with registry.transaction() as db:  # what dispatch does when it starts the job
+        db.execute("UPDATE jobs SET status = 'running', pid = 4242 WHERE id = ?", (job.id,))
+    before = registry.cancel(job.id)
+    assert (before.status, before.pid) == ("running", 4242)
+    assert registry.get(job.id).status == "cancelled"
+    assert registry.cancel(job.id) is None and registry.cancel("nope") is None

@@ -157,10 +157,10 @@ def test_detector_and_scan_jobs_save_their_results_in_the_run_folder(trained):
     assert scan.status == "queued"  # one analysis job per device at a time
     detect, scan = wait_done(runner, detect.id), wait_done(runner, scan.id)
     assert detect.status == scan.status == "done", (detect.error, scan.error)
-    saved = load_detections(runner.store, job.run_id)
+    saved = load_detections(runner.store, job.run_id).values
     assert [d["detector"] for d in saved] == ["ac"]
     assert detect.result["acc"] == saved[0]["acc"] and "cluster_labels" not in detect.result
-    assert [s["run_id"] for s in load_scans(runner.store, job.run_id)] == [job.run_id]
+    assert [s["run_id"] for s in load_scans(runner.store, job.run_id).values] == [job.run_id]
     assert runner.submit_detect(job.run_id, DetectConfig(detector="ac"), "cpu").cached
 
 

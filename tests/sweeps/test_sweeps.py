@@ -64,7 +64,7 @@ def test_a_stopped_sweep_resumes_without_recomputing_finished_cells(tmp_path):
     first = CountingExecutor(stop_after=1)
     with pytest.raises(KeyboardInterrupt):
         run_sweep(sweep, store, first, "cpu")
-    saved = load_sweeps(store)[0]
+    saved = load_sweeps(store).values[0]
     assert first.given == [20.0, 30.0] and [c is not None for c in saved["cells"]] == [True, False]
     assert not saved["complete"]
 

@@ -1,0 +1,33 @@
+"""A detector built from Python gets the defaults the CLI and the app use (DetectConfig)."""
+
+import inspect
+
+import pytest
+
+from heatclust_core.detect_run import DetectConfig
+from heatclust_core.detectors import ActivationClustering, HeatmapClustering, RawClustering
+from heatclust_core.detectors.base import Detector
+
+CONFIG = DetectConfig()
+
+
+def _defaults(cls) -> dict:
+    return {
+        name: parameter.default
+        for klass in (cls, Detector)
+        for name, parameter in inspect.signature(klass.__init__).parameters.items()
+        if parameter.default is not inspect.Parameter.empty
+    }
+
+
+@pytest.mark.parametrize("cls", [RawClustering, ActivationClustering, HeatmapClustering])
+def test_every_detector_parameter_defaults_to_the_configs_default(cls):
+    defaults = _defaults(cls)
+    shared = set(defaults) & set(DetectConfig.model_fields)
+    assert {"k", "flag_rule", "seed"} <= shared
+    for name in shared:
+        assert defaults[name] == getattr(CONFIG, name), f"{cls.__name__}.{name}"
+
+
+def test_heatmap_clustering_explains_with_the_configs_lrp_composite():
+    assert _defaults(HeatmapClustering)["lrp"].composite == CONFIG.lrp_composite
