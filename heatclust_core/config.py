@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, get_args
 
 import annotated_types
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from heatclust_core.errors import ConfigError
 
 AttackKind = Literal["none", "standard", "label-consistent", "amplitude"]
-ATTACK_KINDS: tuple[str, ...] = ("none", "standard", "label-consistent", "amplitude")
+ATTACK_KINDS: tuple[str, ...] = get_args(AttackKind)
 DatasetName = Literal["synthetic", "gtsrb"]
 
 DEFAULT_SOURCE_NAME = "Speed limit (50km/h)"

@@ -17,6 +17,7 @@ from heatclust_core.detection import detection_metrics
 from heatclust_core.detectors import ActivationClustering, HeatmapClustering, RawClustering
 from heatclust_core.detectors.activation import DEFAULT_LAYER
 from heatclust_core.detectors.base import Detector
+from heatclust_core.detectors.flagging import FlagRule
 from heatclust_core.errors import ConfigError
 from heatclust_core.explain.lrp import CompositeName, LRPOptions
 from heatclust_core.model import pick_device
@@ -31,7 +32,7 @@ class DetectConfig(BaseConfig):
     detector: DetectorName = "hc"
     class_id: int | None = Field(None, ge=0, description="suspicious class (default: the target)")
     k: int = Field(2, ge=2, le=10)
-    flag_rule: Literal["smaller", "relative-size", "silhouette"] = "smaller"
+    flag_rule: FlagRule = "smaller"
     seed: int = Field(0, ge=0, le=SEED_MAX)
     # raw clustering
     reducer: Literal["pca", "ica"] = "pca"

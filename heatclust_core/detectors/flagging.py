@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 
 from heatclust_core.errors import ConfigError
 
 FlagRule = Literal["smaller", "relative-size", "silhouette"]
-FLAG_RULES: tuple[str, ...] = ("smaller", "relative-size", "silhouette")
+FLAG_RULES: tuple[str, ...] = get_args(FlagRule)
 
 
 def flag_clusters(

@@ -14,12 +14,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 JobKind = Literal["train", "detect", "scan", "sweep"]
 JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
-JOB_KINDS: tuple[str, ...] = ("train", "detect", "scan", "sweep")
-JOB_STATUSES: tuple[str, ...] = ("queued", "running", "done", "failed", "cancelled")
+JOB_KINDS: tuple[str, ...] = get_args(JobKind)
+JOB_STATUSES: tuple[str, ...] = get_args(JobStatus)
 ACTIVE_STATUSES = ("queued", "running")
 REGISTRY_FILE = "jobs.sqlite"
 

@@ -87,6 +87,19 @@ def test_invalid_settings_start_nothing(runner, tmp_path):
     assert runner.jobs() == [] and not (tmp_path / "models").exists()
 
 
+def test_an_attack_the_data_cannot_supply_is_refused_at_submission(runner, tmp_path):
+    from heatclust_core.sweeps import SweepConfig
+
+    too_many = tiny_config(tmp_path / "data").model_copy(update={"attack": AttackConfig(p=60)})
+    with pytest.raises(ConfigError, match="poisoned samples but source class") as error:
+        runner.submit_train(too_many, "cpu")
+    assert error.value.parameter == "attack.p"
+    with pytest.raises(ConfigError, match="poisoned samples but source class"):
+        runner.submit_sweep(SweepConfig(base=tiny_config(tmp_path / "data"), p=(20.0, 60.0)))
+    # Counted from the class sizes alone: no job, no run, no sweep record, no data cache.
+    assert runner.jobs() == [] and list(tmp_path.iterdir()) == [tmp_path / "state"]
+
+
 def test_one_training_job_per_device_the_next_waits_in_the_queue(runner, tmp_path):
     first = runner.submit_train(tiny_config(tmp_path / "data"), "cpu").job
     second = runner.submit_train(tiny_config(tmp_path / "data", seed=1), "cpu").job
