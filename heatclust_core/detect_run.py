@@ -18,12 +18,12 @@ from heatclust_core.detectors import ActivationClustering, HeatmapClustering, Ra
 from heatclust_core.detectors.activation import DEFAULT_LAYER
 from heatclust_core.detectors.base import Detector
 from heatclust_core.detectors.flagging import FlagRule
-from heatclust_core.errors import ConfigError
+from heatclust_core.errors import ConfigError, DamagedFileError
 from heatclust_core.explain.lrp import CompositeName, LRPOptions
 from heatclust_core.model import pick_device
 from heatclust_core.progress import Progress, silent
 from heatclust_core.run_store import RunStore
-from heatclust_core.storage import JsonFiles, read_json_files, write_json
+from heatclust_core.storage import JsonFiles, read_json_files, read_json_object, write_json
 
 DetectorName = Literal["raw", "ac", "hc"]
 
@@ -185,6 +185,15 @@ DETECTION_KEYS = (
     "cluster_labels",
     "embedding",
 )
+
+
+def load_detection(store: RunStore, run_id: str, config: DetectConfig) -> dict | None:
+    """The saved result of `config` on the run; None when there is none or it is damaged, so
+    that it is computed (again)."""
+    try:
+        return read_json_object(detection_path(store, run_id, config), DETECTION_KEYS)
+    except (FileNotFoundError, DamagedFileError):
+        return None
 
 
 def load_detections(store: RunStore, run_id: str) -> JsonFiles:

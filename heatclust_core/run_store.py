@@ -203,13 +203,7 @@ class RunStore:
         return self.path(run_id)
 
     def load_config(self, run_id: str) -> RunConfig:
-        path = self._require(run_id) / CONFIG_FILE
-        stored = read_json_object(path, ("config",))
-        try:
-            return RunConfig.model_validate(stored["config"])
-        except ValidationError as exc:
-            reason = f"not a run configuration: {exc.errors()[0]['msg']}"
-            raise DamagedFileError(path, reason) from exc
+        return _read_config(self._require(run_id) / CONFIG_FILE)
 
     def load_metrics(self, run_id: str) -> dict:
         return read_json_object(self._require(run_id) / METRICS_FILE, METRICS_KEYS)
@@ -263,17 +257,22 @@ def _check_folder(folder: str, signature: tuple) -> str | None:
 def _damage(base: Path) -> DamagedFileError | None:
     """The first damaged file of a complete run folder, as the error to raise; None if none."""
     try:
-        config = read_json_object(base / CONFIG_FILE, ("config",))
-        try:
-            RunConfig.model_validate(config["config"])
-        except ValidationError as exc:
-            raise DamagedFileError(base / CONFIG_FILE, "not a run configuration") from exc
+        _read_config(base / CONFIG_FILE)
         read_json_object(base / METRICS_FILE, METRICS_KEYS)
         _check_safetensors(base / MODEL_FILE)
         _check_npz(base / TRAIN_SET_FILE, TRAIN_SET_ARRAYS)
     except DamagedFileError as exc:
         return exc
     return None
+
+
+def _read_config(path: Path) -> RunConfig:
+    stored = read_json_object(path, ("config",))
+    try:
+        return RunConfig.model_validate(stored["config"])
+    except ValidationError as exc:
+        reason = f"not a run configuration: {exc.errors()[0]['msg']}"
+        raise DamagedFileError(path, reason) from exc
 
 
 def _check_safetensors(path: Path) -> None:

@@ -27,7 +27,7 @@ import torch
 
 import heatclust_core
 from heatclust_core.config import RunConfig
-from heatclust_core.detect_run import DetectConfig, detection_path
+from heatclust_core.detect_run import DetectConfig, load_detection
 from heatclust_core.errors import HeatClustError
 from heatclust_core.jobs.registry import Job, JobRegistry
 from heatclust_core.model import pick_device
@@ -79,7 +79,7 @@ class JobRunner:
 
     def submit_detect(self, run_id: str, config: DetectConfig, device: str = "auto") -> Submission:
         self.store.load_config(run_id)  # raises RunNotFoundError for an unknown run
-        if detection_path(self.store, run_id, config).is_file():
+        if load_detection(self.store, run_id, config) is not None:
             return Submission(run_id, cached=True)
         return self._submit("detect", config.model_dump(), run_id, device)
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from heatclust_core.config import RunConfig
-from heatclust_core.detect_run import DetectConfig, detection_path, run_detection
+from heatclust_core.detect_run import (
+    DetectConfig,
+    detection_path,
+    load_detection,
+    run_detection,
+)
 from heatclust_core.pipeline import resolve, train_run
 from heatclust_core.progress import Progress, silent
 from heatclust_core.run_store import RunStore
@@ -37,7 +42,7 @@ def run_cell(
     run = train_run(config, store, device, progress)
     for detector in detectors:
         detect_config = cell_detect_config(detect, detector)
-        if not detection_path(store, run.run_id, detect_config).is_file():
+        if load_detection(store, run.run_id, detect_config) is None:  # absent or damaged
             run_detection(store, run.run_id, detect_config, device, progress)
     return cell_summary(store, config, detect, detectors)
 

@@ -98,6 +98,19 @@ def test_cells_read_back_the_saved_detections(tmp_path):
     assert cell["masr"] == store.load_metrics(cell["run_id"])["masr"]
 
 
+def test_a_damaged_detection_of_a_cell_is_computed_again(tmp_path):
+    store = RunStore(tmp_path / "models")
+    sweep = tiny_sweep(tmp_path / "data", p=(25.0,))
+    cell = run_sweep(sweep, store, device="cpu")["cells"][0]
+    path = detection_path(store, cell["run_id"], sweep.detect.model_copy(update={"detector": "ac"}))
+    path.write_text(path.read_text()[:100])
+    executor = CountingExecutor()
+    again = run_sweep(sweep, store, executor, "cpu")
+    assert executor.given == [25.0] and again["complete"]
+    assert again["cells"][0]["detections"]["ac"]["acc"] == cell["detections"]["ac"]["acc"]
+    assert json.loads(path.read_text())["acc"] == cell["detections"]["ac"]["acc"]
+
+
 def _cell(p, seed, asr, ac, hc):
     return {
         "run_id": f"run{p}{seed}",
