@@ -15,15 +15,11 @@ tol = stopThr = 1e-11).
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import ot
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from heatclust_core.explain.lrp import LRPOptions, explain
 from heatclust_core.explain.point_cloud import point_cloud

@@ -23,16 +23,12 @@ Prints the wall times, the ratios and the share of samples assigned alike.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import ot
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from heatclust_core.detection import detection_metrics
 from heatclust_core.explain.lrp import LRPOptions, explain

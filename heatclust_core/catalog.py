@@ -38,6 +38,7 @@ def run_rows(store: RunStore) -> list[dict]:
                 "MASR": metrics["masr"],
                 "train s": metrics.get("train_seconds"),
                 "detections": len(list(detections.glob("*.json"))) if detections.is_dir() else 0,
+                "cleaned from": _cleaned_from(config),
             }
         )
     return sorted(rows, key=lambda row: (row["finished"], row["run"]), reverse=True)
@@ -51,4 +52,14 @@ def damaged_rows(store: RunStore) -> list[dict]:
 def run_label(row: dict) -> str:
     """A short human label for pickers: "c90f962f2185 · standard p=33% · ASR 1.00"."""
     what = row["attack"] if row["attack"] == "none" else f"{row['attack']} p={row['p %']:g}%"
+    if row.get("cleaned from"):
+        what += f" · {row['cleaned from']}"
     return f"{row['run']} · {what} · ASR {row['ASR']:.2f}"
+
+
+def _cleaned_from(config) -> str | None:
+    """ "run X without N samples (retrain)" for a remediation's cleaned run, else None."""
+    removal = config.removal
+    if removal is None:
+        return None
+    return f"{removal.source_run} without {len(removal.removed)} samples ({removal.mode})"

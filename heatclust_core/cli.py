@@ -29,11 +29,19 @@ from heatclust_core.config import (
     build,
     build_run_config,
 )
-from heatclust_core.detect_run import DetectConfig, run_detection
+from heatclust_core.detect_run import (
+    DETECTORS,
+    DetectConfig,
+    run_detection,
+    without_sample_fields,
+)
+from heatclust_core.detectors.base import REDUCERS
 from heatclust_core.detectors.flagging import FLAG_RULES
+from heatclust_core.detectors.spectral import SS_MULTIPLIER
 from heatclust_core.errors import ConfigError, DatasetError, HeatClustError, RunNotFoundError
 from heatclust_core.explain.lrp import COMPOSITE_NAMES
 from heatclust_core.pipeline import train_run
+from heatclust_core.remediation import RemediateConfig, remediate
 from heatclust_core.report import run_report, sweep_report
 from heatclust_core.run_store import RunStore
 from heatclust_core.scan import ScanConfig, run_scan
@@ -245,111 +253,27 @@ def _parser() -> argparse.ArgumentParser:
 
     detect = commands.add_parser(
         "detect",
-        help="run a detector (raw, ac, hc) on a trained run's suspicious class",
+        help="run a detector (raw, ac, ss, hc) on a trained run's suspicious class",
         description="Cluster the training samples of one class of a finished run and score the "
         "flagged cluster against the attack's ground truth (ACC, TPR, TNR, precision, F1).",
     )
     detect.add_argument("--run", required=True, help="run id printed by `train`")
-    detect.add_argument(
-        "--detector",
-        choices=("raw", "ac", "hc"),
-        default="hc",
-        help="raw clustering, Activation Clustering or Heatmap Clustering (default)",
+    _add_detect_arguments(detect)
+
+    remediate = commands.add_parser(
+        "remediate",
+        help="remove what a detector flagged, train again and measure what changed",
+        description="Run (or reuse) a detection on the run's suspicious class, train the same "
+        "configuration without the flagged samples (from scratch, or by fine-tuning the "
+        "attacked network) and compare clean accuracy, ASR and MASR before and after, with "
+        "BackdoorBench's defence effectiveness rating (DER) and, after retraining, ART's "
+        "exclusionary reclassification of each flagged cluster. The cleaned run is cached "
+        "like any run.",
     )
-    detect.add_argument(
-        "--class",
-        dest="class_id",
-        type=int,
-        help="suspicious class id (default: the run's target class)",
-    )
-    defaults = DetectConfig()
-    detect.add_argument("--k", type=int, default=defaults.k, help="clusters (default 2)")
-    detect.add_argument(
-        "--flag-rule",
-        choices=FLAG_RULES,
-        default=defaults.flag_rule,
-        help="which cluster is called poisoned (ART's rules; default smaller)",
-    )
-    detect.add_argument("--seed", type=int, default=defaults.seed)
-    detect.add_argument(
-        "--reducer",
-        choices=("pca", "ica"),
-        default=defaults.reducer,
-        help="raw clustering: PCA or FastICA",
-    )
-    detect.add_argument(
-        "--n-components",
-        type=int,
-        default=defaults.n_components,
-        help="raw/AC: reduced dimensions (default 10)",
-    )
-    detect.add_argument(
-        "--layer",
-        default=defaults.layer,
-        help=f"AC: module of the network whose activations are clustered (default {defaults.layer}: the last hidden layer)",
-    )
-    detect.add_argument(
-        "--normalize",
-        action="store_true",
-        help="AC: scale each activation vector to unit length before PCA (not in the paper)",
-    )
-    detect.add_argument(
-        "--relevance-share",
-        type=float,
-        default=defaults.relevance_share,
-        help="HC: share of positive relevance kept per heatmap, (0, 1] (default 0.99)",
-    )
-    detect.add_argument(
-        "--epsilon",
-        type=float,
-        default=defaults.epsilon,
-        help=f"HC: entropic regularisation of GW, > 0 (default {defaults.epsilon}; distances are "
-        "scaled to a maximum of 1)",
-    )
-    detect.add_argument(
-        "--gw-tol",
-        type=float,
-        default=defaults.gw_tol,
-        help="HC: a GW solve stops when its plan moves less than this, relative (default "
-        f"{defaults.gw_tol}; 1e-4 made the same k-means moves in 1.4x the time)",
-    )
-    detect.add_argument(
-        "--barycenter-size",
-        type=int,
-        default=defaults.barycenter_size,
-        help="HC: points of each GW barycenter (default 32)",
-    )
-    detect.add_argument(
-        "--max-iter",
-        type=int,
-        default=defaults.max_iter,
-        help="HC: k-means iterations at most (default 10)",
-    )
-    detect.add_argument(
-        "--tol-moved",
-        type=float,
-        default=defaults.tol_moved,
-        help="HC: k-means stops once an iteration moves at most this share of the samples "
-        f"(default {defaults.tol_moved}; 0 = until none moves)",
-    )
-    detect.add_argument(
-        "--mds-samples",
-        type=int,
-        default=defaults.mds_samples,
-        help="HC: samples whose all-pairs GW matrix is embedded by MDS for plots; 0 = none "
-        f"(default {defaults.mds_samples}: ~40 s on a 2-core CPU)",
-    )
-    detect.add_argument(
-        "--explain-class",
-        choices=("label", "predicted"),
-        default=defaults.explain_class,
-        help="HC: explain the labelled (default) or the predicted class",
-    )
-    detect.add_argument(
-        "--lrp-composite",
-        default=defaults.lrp_composite,
-        choices=COMPOSITE_NAMES,
-    )
+    remediate.add_argument("--run", required=True, help="the attacked run's id")
+    _add_detect_arguments(remediate)
+    for name in ("mode", "finetune_epochs", "finetune_lr", "exre_threshold"):
+        _field_argument(remediate, RemediateConfig, name)
 
     scan = commands.add_parser(
         "scan",
@@ -375,7 +299,7 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument("--sweep", help="sweep id (see models/sweeps/)")
     report.add_argument("--out", required=True, type=Path, help="the HTML file to write")
 
-    for sub in (train, detect, scan, sweep, report):
+    for sub in (train, detect, remediate, scan, sweep, report):
         sub.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
         sub.add_argument("--quiet", action="store_true", help="no progress bars")
         if sub is not train:
@@ -384,6 +308,119 @@ def _parser() -> argparse.ArgumentParser:
             )
             _add_models_dir(sub)
     return parser
+
+
+def _add_detect_arguments(parser: argparse.ArgumentParser) -> None:
+    """The detector and its settings (DetectConfig's fields), for detect and remediate."""
+    defaults = DetectConfig()
+    parser.add_argument(
+        "--detector",
+        choices=DETECTORS,
+        default=defaults.detector,
+        help="raw clustering, Activation Clustering, Spectral Signatures or Heatmap Clustering "
+        "(default)",
+    )
+    parser.add_argument(
+        "--class",
+        dest="class_id",
+        type=int,
+        help="suspicious class id (default: the run's target class)",
+    )
+    parser.add_argument("--k", type=int, default=defaults.k, help="clusters (default 2)")
+    parser.add_argument(
+        "--flag-rule",
+        choices=FLAG_RULES,
+        default=defaults.flag_rule,
+        help="which cluster is called poisoned (ART's rules; default smaller)",
+    )
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument(
+        "--reducer",
+        choices=REDUCERS,
+        default=defaults.reducer,
+        help="raw clustering and AC: PCA (default) or FastICA; constant features are dropped first",
+    )
+    parser.add_argument(
+        "--n-components",
+        type=int,
+        default=defaults.n_components,
+        help="raw/AC: reduced dimensions (default 10)",
+    )
+    parser.add_argument(
+        "--layer",
+        default=defaults.layer,
+        help=f"AC/SS: module of the network whose activations are used (default {defaults.layer}: the last hidden layer)",
+    )
+    parser.add_argument(
+        "--normalize",
+        action="store_true",
+        help="AC: scale each activation vector to unit length before PCA (not in the paper)",
+    )
+    parser.add_argument(
+        "--expected-share",
+        type=float,
+        default=defaults.expected_share,
+        help=f"SS: assumed poisoned share of the class; the {SS_MULTIPLIER} x it highest "
+        f"scores are flagged (default {defaults.expected_share})",
+    )
+    parser.add_argument(
+        "--relevance-share",
+        type=float,
+        default=defaults.relevance_share,
+        help="HC: share of positive relevance kept per heatmap, (0, 1] (default 0.99)",
+    )
+    parser.add_argument(
+        "--epsilon",
+        type=float,
+        default=defaults.epsilon,
+        help=f"HC: entropic regularisation of GW, > 0 (default {defaults.epsilon}; distances are "
+        "scaled to a maximum of 1)",
+    )
+    parser.add_argument(
+        "--gw-tol",
+        type=float,
+        default=defaults.gw_tol,
+        help="HC: a GW solve stops when its plan moves less than this, relative (default "
+        f"{defaults.gw_tol}; 1e-4 made the same k-means moves in 1.4x the time)",
+    )
+    parser.add_argument(
+        "--barycenter-size",
+        type=int,
+        default=defaults.barycenter_size,
+        help="HC: points of each GW barycenter (default 32)",
+    )
+    parser.add_argument(
+        "--max-iter",
+        type=int,
+        default=defaults.max_iter,
+        help="HC: k-means iterations at most (default 10)",
+    )
+    _field_argument(parser, DetectConfig, "barycenter_iter")
+    parser.add_argument(
+        "--tol-moved",
+        type=float,
+        default=defaults.tol_moved,
+        help="HC: k-means stops once an iteration moves at most this share of the samples "
+        f"(default {defaults.tol_moved}; 0 = until none moves)",
+    )
+    parser.add_argument(
+        "--mds-samples",
+        type=int,
+        default=defaults.mds_samples,
+        help="HC: samples whose all-pairs GW matrix is embedded by MDS for plots; 0 = none "
+        f"(default {defaults.mds_samples}: ~40 s on a 2-core CPU)",
+    )
+    parser.add_argument(
+        "--explain-class",
+        choices=("label", "predicted"),
+        default=defaults.explain_class,
+        help="HC: explain the labelled (default) or the predicted class",
+    )
+    parser.add_argument(
+        "--lrp-composite",
+        default=defaults.lrp_composite,
+        choices=COMPOSITE_NAMES,
+    )
 
 
 def _add_models_dir(group) -> None:
@@ -479,20 +516,33 @@ def _train(args: argparse.Namespace, progress: TqdmProgress) -> dict[str, Any]:
     return train_run(config, RunStore(args.models_dir), args.device, progress).summary()
 
 
-def _detect(args: argparse.Namespace, progress: TqdmProgress) -> dict[str, Any]:
+def _detect_config(args: argparse.Namespace) -> DetectConfig:
     values = {
         name: getattr(args, name)
         for name in DetectConfig.model_fields
         if getattr(args, name, None) is not None
     }
-    config = build(DetectConfig, values)
+    return build(DetectConfig, values)
+
+
+def _detect(args: argparse.Namespace, progress: TqdmProgress) -> dict[str, Any]:
+    config = _detect_config(args)
     result = run_detection(RunStore(args.models_dir), args.run, config, args.device, progress)
     # The per-sample arrays are saved in the run folder; stdout gets the scores.
-    return {
-        k: v
-        for k, v in result.items()
-        if k not in ("sample_index", "cluster_labels", "embedding", "mds")
+    return without_sample_fields(result)
+
+
+def _remediate(args: argparse.Namespace, progress: TqdmProgress) -> dict[str, Any]:
+    values = {
+        "detect": _detect_config(args),
+        "mode": args.mode,
+        "finetune_epochs": args.finetune_epochs,
+        "finetune_lr": args.finetune_lr,
+        "exre_threshold": args.exre_threshold,
     }
+    config = build(RemediateConfig, values)
+    result = remediate(RunStore(args.models_dir), args.run, config, args.device, progress)
+    return without_sample_fields(result)
 
 
 def _scan(args: argparse.Namespace, progress: TqdmProgress) -> dict[str, Any]:
@@ -534,6 +584,29 @@ def _print_detect(result: dict[str, Any]) -> None:
     print("  seconds " + ", ".join(f"{k} {v:.1f}" for k, v in result["seconds"].items()))
 
 
+def _print_remediate(result: dict[str, Any]) -> None:
+    print(
+        f"run {result['source_run']} without the {result['removed']} samples {result['detector']} "
+        f"flagged ({result['removed_poisoned']} of its {result['n_poisoned']} poisons), "
+        f"{result['mode']}: run {result['run_id']}{' (cached)' if result['cached'] else ''}"
+    )
+    for name, key in (("clean accuracy", "clean_accuracy"), ("ASR", "asr"), ("MASR", "masr")):
+        print(f"  {name:<15} {result[key + '_before']:.4f} -> {result[key + '_after']:.4f}")
+    print(f"  DER             {result['der']:.4f}")
+    for verdict in result["exre"] or []:
+        source = verdict["suspected_source"]
+        print(
+            f"  ExRe cluster {verdict['cluster']} ({verdict['size']} samples, "
+            f"{verdict['truly_poisoned']} poisoned): {verdict['own_label_share']:.2f} keep "
+            f"their label -> {verdict['verdict']}"
+            + (
+                f", suspected source {source} {verdict['suspected_source_name']}"
+                if source is not None and verdict["verdict"] == "confirmed"
+                else ""
+            )
+        )
+
+
 def _print_scan(result: dict[str, Any]) -> None:
     print(f"class scan of run {result['run_id']} (most suspicious first)")
     for entry in result["ranking"]:
@@ -546,6 +619,7 @@ def _print_scan(result: dict[str, Any]) -> None:
 _COMMANDS = {
     "train": (_train, _print_train),
     "detect": (_detect, _print_detect),
+    "remediate": (_remediate, _print_remediate),
     "scan": (_scan, _print_scan),
     "sweep": (run_sweep_command, print_sweep),
     "report": (_report, _print_report),

@@ -168,10 +168,25 @@ class TrainConfig(BaseConfig):
         return self.model_dump(exclude=excluded or None)
 
 
+RemovalMode = Literal["retrain", "finetune"]
+REMOVAL_MODES: tuple[str, ...] = get_args(RemovalMode)
+
+
+class RemovalConfig(BaseConfig):
+    """A cleaned run: the attacked run's training pool without the samples a detector flagged,
+    trained from scratch ("retrain") or from the attacked network's weights ("finetune")."""
+
+    source_run: str = Field(pattern=r"^[0-9a-f]{12}$", description="the attacked run's id")
+    detection: str = Field(description="name of the detection whose flags are removed")
+    removed: tuple[int, ...] = Field(description="pool indices of the removed samples")
+    mode: RemovalMode = "retrain"
+
+
 class RunConfig(BaseConfig):
     data: DataConfig = DataConfig()
     attack: AttackConfig = AttackConfig()
     train: TrainConfig = TrainConfig()
+    removal: RemovalConfig | None = None
 
     def resolved(self, class_names: tuple[str, ...]) -> RunConfig:
         """Fill in default source/target by class name and check both against the class list."""
@@ -191,11 +206,14 @@ class RunConfig(BaseConfig):
         )
 
     def hashed_content(self) -> dict[str, Any]:
-        return {
+        content = {
             "data": self.data.relevant_fields(),
             "attack": self.attack.relevant_fields(),
             "train": self.train.relevant_fields(),
         }
+        if self.removal is not None:  # attacked runs keep their ids
+            content["removal"] = self.removal.model_dump()
+        return content
 
     def run_id(self) -> str:
         """12 hex digits of the SHA-256 of the canonical JSON of what determines the result."""

@@ -6,7 +6,7 @@ import hashlib
 import json
 import time
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 import torch
@@ -14,10 +14,16 @@ from pydantic import Field
 
 from heatclust_core.config import SEED_MAX, BaseConfig
 from heatclust_core.detection import detection_metrics
-from heatclust_core.detectors import ActivationClustering, HeatmapClustering, RawClustering
+from heatclust_core.detectors import (
+    ActivationClustering,
+    HeatmapClustering,
+    RawClustering,
+    SpectralSignature,
+)
 from heatclust_core.detectors.activation import DEFAULT_LAYER
-from heatclust_core.detectors.base import Detector
+from heatclust_core.detectors.base import Detector, Reducer
 from heatclust_core.detectors.flagging import FlagRule
+from heatclust_core.detectors.spectral import SS_MULTIPLIER
 from heatclust_core.errors import ConfigError, DamagedFileError
 from heatclust_core.explain.lrp import CompositeName, LRPOptions
 from heatclust_core.model import pick_device
@@ -25,7 +31,8 @@ from heatclust_core.progress import Progress, silent
 from heatclust_core.run_store import RunStore
 from heatclust_core.storage import JsonFiles, read_json_files, read_json_object, write_json
 
-DetectorName = Literal["raw", "ac", "hc"]
+DetectorName = Literal["raw", "ac", "ss", "hc"]
+DETECTORS: tuple[str, ...] = get_args(DetectorName)
 
 
 class DetectConfig(BaseConfig):
@@ -34,12 +41,19 @@ class DetectConfig(BaseConfig):
     k: int = Field(2, ge=2, le=10)
     flag_rule: FlagRule = "smaller"
     seed: int = Field(0, ge=0, le=SEED_MAX)
-    # raw clustering
-    reducer: Literal["pca", "ica"] = "pca"
-    n_components: int = Field(10, ge=1, le=1000)
-    # activation clustering
-    layer: str = DEFAULT_LAYER
+    # raw and activation clustering
+    reducer: Reducer = Field("pca", description="raw/AC: PCA or FastICA before k-means")
+    n_components: int = Field(10, ge=1, le=1000, description="raw/AC: reduced dimensions")
+    # activation clustering and spectral signatures
+    layer: str = Field(DEFAULT_LAYER, description="AC/SS: module whose activations are used")
     normalize: bool = False
+    # spectral signatures
+    expected_share: float = Field(
+        0.33,
+        gt=0,
+        le=round(1 / SS_MULTIPLIER, 4),
+        description=f"SS: assumed poisoned share of the class; {SS_MULTIPLIER} x it is flagged",
+    )
     # heatmap clustering
     relevance_share: float = Field(0.99, gt=0, le=1)
     # Trigger pixels lie 0.03-0.1 apart once distances are scaled to 1: an epsilon above their
@@ -57,14 +71,44 @@ class DetectConfig(BaseConfig):
     )
     # One barycenter step per k-means iteration, as in plain k-means: a second one re-solved
     # every member and took 1.25-1.4x the time for the same ACC within 0.002 (p = 15 and 33).
-    barycenter_iter: int = Field(1, ge=1, le=100)
+    barycenter_iter: int = Field(
+        1, ge=1, le=100, description="HC: barycenter steps per k-means iteration"
+    )
     mds_samples: int = Field(20, ge=0, le=1000, description="samples in the MDS picture")
     explain_class: Literal["label", "predicted"] = "label"
     lrp_composite: CompositeName = LRPOptions().composite
 
+    def relevant_fields(self) -> dict:
+        """The fields this detector reads: what its result's name hashes, so that a field added
+        for one detector leaves the saved results of the others where they are."""
+        common = {"detector", "class_id", "seed"}
+        if self.detector != "ss":
+            common |= {"k", "flag_rule"}
+        return self.model_dump(include=common | set(DETECTOR_FIELDS[self.detector]))
+
     def result_name(self) -> str:
-        digest = hashlib.sha256(json.dumps(self.model_dump(), sort_keys=True).encode()).hexdigest()
-        return f"{self.detector}-{digest[:10]}"
+        text = json.dumps(self.relevant_fields(), sort_keys=True)
+        return f"{self.detector}-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
+
+
+# Each detector's own settings in DetectConfig, beside detector, class_id, seed, k, flag_rule.
+DETECTOR_FIELDS: dict[str, tuple[str, ...]] = {
+    "raw": ("reducer", "n_components"),
+    "ac": ("layer", "reducer", "n_components", "normalize"),
+    "ss": ("layer", "expected_share"),
+    "hc": (
+        "relevance_share",
+        "epsilon",
+        "gw_tol",
+        "barycenter_size",
+        "max_iter",
+        "tol_moved",
+        "barycenter_iter",
+        "mds_samples",
+        "explain_class",
+        "lrp_composite",
+    ),
+}
 
 
 def build_detector(
@@ -77,10 +121,19 @@ def build_detector(
         return ActivationClustering(
             model,
             layer=config.layer,
+            reducer=config.reducer,
             n_components=config.n_components,
             normalize=config.normalize,
             device=device,
             **common,
+        )
+    if config.detector == "ss":
+        return SpectralSignature(
+            model,
+            layer=config.layer,
+            expected_share=config.expected_share,
+            device=device,
+            seed=config.seed,
         )
     return HeatmapClustering(
         model,
@@ -135,7 +188,7 @@ def run_detection(
         if len(detector.flagged_clusters_) == 1
         else detector.flagged_clusters_,
         "flagged_clusters": detector.flagged_clusters_,
-        "cluster_sizes": np.bincount(detector.labels_, minlength=config.k).tolist(),
+        "cluster_sizes": np.bincount(detector.labels_, minlength=detector.k).tolist(),
         "silhouette": detector.silhouette_,
         "n_samples": len(members),
         "n_poisoned": int(train_set.is_poisoned[members].sum()),
@@ -158,12 +211,23 @@ def run_detection(
 def _embedding_axes(config: DetectConfig) -> list[str]:
     if config.detector == "hc":
         return ["GW distance to centre 0", "GW distance to centre 1"]
-    reducer = "PC" if config.detector == "ac" or config.reducer == "pca" else "IC"
+    if config.detector == "ss":
+        return ["top singular vector", "second singular vector"]
+    reducer = "PC" if config.reducer == "pca" else "IC"
     return [f"{reducer} 1", f"{reducer} 2"]
 
 
 def detection_path(store: RunStore, run_id: str, config: DetectConfig) -> Path:
     return store.path(run_id) / "detections" / f"{config.result_name()}.json"
+
+
+# Per-sample arrays of saved results: kept in the run folder, left out of printed summaries
+# and of the job registry.
+SAMPLE_FIELDS = ("sample_index", "cluster_labels", "embedding", "mds", "removed_index")
+
+
+def without_sample_fields(result: dict) -> dict:
+    return {key: value for key, value in result.items() if key not in SAMPLE_FIELDS}
 
 
 # What pages and reports read of a saved detection; a file without these is damaged.

@@ -22,6 +22,7 @@ CLUSTER_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c
 DETECTOR_NAMES = {
     "raw": "Raw clustering",
     "ac": "Activation Clustering",
+    "ss": "Spectral Signatures",
     "hc": "Heatmap Clustering",
 }
 
@@ -127,7 +128,11 @@ def _settings(config: dict) -> str:
     if config["detector"] == "raw":
         text = f"{config['reducer'].upper()} {config['n_components']}"
     elif config["detector"] == "ac":
-        text = f"layer {config['layer']}" + (", unit length" if config["normalize"] else "")
+        text = f"layer {config['layer']}, {config['reducer'].upper()} {config['n_components']}" + (
+            ", unit length" if config["normalize"] else ""
+        )
+    elif config["detector"] == "ss":
+        return f"layer {config['layer']}, expected share {config['expected_share']}"
     else:
         text = (
             f"share {config['relevance_share']}, eps {config['epsilon']}, {config['lrp_composite']}"
@@ -309,3 +314,73 @@ def scan_figure(scan: dict, target: int | None = None) -> go.Figure:
         height=max(300, 28 * len(ranking) + 120),
     )
     return figure
+
+
+def remediation_asr_figure(remediation: dict, class_names: Sequence[str]) -> go.Figure:
+    """Per-class ASR of the attacked run and of its cleaned run, side by side."""
+    before, after = remediation["per_class_asr_before"], remediation["per_class_asr_after"]
+    ids = sorted((int(c) for c in before), key=int)
+    labels = [f"{c} {class_names[c]}" for c in ids]
+    figure = go.Figure()
+    for name, rates, color in (
+        (f"attacked (MASR {remediation['masr_before']:.3f})", before, POISONED_COLOR),
+        (f"cleaned (MASR {remediation['masr_after']:.3f})", after, CLEAN_COLOR),
+    ):
+        figure.add_bar(
+            x=labels,
+            y=[rates.get(str(c)) for c in ids],
+            name=name,
+            marker_color=color,
+            hovertemplate="class %{x}<br>ASR %{y:.3f}<extra>" + name + "</extra>",
+        )
+    figure.update_layout(
+        title=f"Attack success per class before and after removing what "
+        f"{DETECTOR_NAMES.get(remediation['detector'], remediation['detector'])} flagged "
+        f"({remediation['mode']})",
+        barmode="group",
+        yaxis_title="share of triggered test images classified as the target",
+        yaxis_range=[0, 1.05],
+        xaxis_tickangle=-45,
+        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"},
+        margin={"t": 90},
+    )
+    return figure
+
+
+def remediation_table(remediation: dict) -> pd.DataFrame:
+    """Before/after rows: clean accuracy, ASR, MASR (fractions)."""
+    return pd.DataFrame(
+        [
+            {
+                "measure": name,
+                "attacked": remediation[f"{key}_before"],
+                "cleaned": remediation[f"{key}_after"],
+                "change": remediation[f"{key}_after"] - remediation[f"{key}_before"],
+            }
+            for name, key in (
+                ("clean accuracy", "clean_accuracy"),
+                ("ASR", "asr"),
+                ("MASR", "masr"),
+            )
+        ]
+    )
+
+
+def exre_table(remediation: dict, class_names: Sequence[str]) -> pd.DataFrame | None:
+    """ART's exclusionary reclassification, one row per flagged cluster (retraining only)."""
+    if not remediation.get("exre"):
+        return None
+    rows = []
+    for verdict in remediation["exre"]:
+        source = verdict["suspected_source"]
+        rows.append(
+            {
+                "cluster": verdict["cluster"],
+                "samples": verdict["size"],
+                "truly poisoned": verdict["truly_poisoned"],
+                "keep their label": verdict["own_label_share"],
+                "suspected source": f"{source} {class_names[source]}" if source is not None else "",
+                "verdict": verdict["verdict"],
+            }
+        )
+    return pd.DataFrame(rows)

@@ -7,15 +7,16 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 import heatclust_core
-from heatclust_core.attacks.poison import poison, poison_count
+from heatclust_core.attacks.poison import PoisonedSet, poison, poison_count
 from heatclust_core.config import AttackConfig, RunConfig
 from heatclust_core.data.imageset import ImageSet, stratified_split
 from heatclust_core.data.loading import class_names, load_dataset, pool_class_counts
 from heatclust_core.metrics import attack_metrics
-from heatclust_core.model import count_parameters, pick_device
+from heatclust_core.model import Classifier, count_parameters, pick_device
 from heatclust_core.progress import Progress, silent
 from heatclust_core.run_store import RunStore
 from heatclust_core.training import train_classifier
@@ -62,7 +63,25 @@ def surrogate_config(config: RunConfig) -> RunConfig:
     """The clean run whose network the label-consistent attacker degrades images with."""
     attack = AttackConfig(kind="none", source=config.attack.source, target=config.attack.target)
     train = config.train.model_copy(update={"adversarial_eps": config.attack.surrogate_eps})
-    return config.model_copy(update={"attack": attack, "train": train})
+    return config.model_copy(update={"attack": attack, "train": train, "removal": None})
+
+
+def _cleaned_pool(
+    config: RunConfig, store: RunStore, device: torch.device
+) -> tuple[PoisonedSet, Classifier | None]:
+    """The attacked run's pool without the removed samples, and its network to fine-tune."""
+    removal = config.removal
+    attacked = store.load_train_set(removal.source_run)
+    keep = np.ones(len(attacked.is_poisoned), dtype=bool)
+    keep[list(removal.removed)] = False
+    cleaned = PoisonedSet(
+        attacked.data.subset(keep),
+        attacked.is_poisoned[keep],
+        attacked.original_labels[keep],
+        attacked.trigger_positions[keep],
+    )
+    model = store.load_model(removal.source_run, device) if removal.mode == "finetune" else None
+    return cleaned, model
 
 
 def train_run(
@@ -85,8 +104,10 @@ def train_run(
     dataset = load_dataset(config.data)
     progress("data", 1.0, f"{len(dataset.pool)} pool / {len(dataset.test)} test images")
 
-    surrogate, surrogate_run_id = None, None
-    if config.attack.uses_pgd:
+    surrogate, surrogate_run_id, initial_model = None, None, None
+    if config.removal is not None:
+        poisoned, initial_model = _cleaned_pool(config, store, torch_device)
+    elif config.attack.uses_pgd:
         clean = train_run(
             surrogate_config(config),
             store,
@@ -96,13 +117,20 @@ def train_run(
         surrogate_run_id = clean.run_id
         surrogate = store.load_model(surrogate_run_id, torch_device)
 
-    progress("poison", 0.0, config.attack.kind)
-    poisoned = poison(dataset.pool, config.attack, dataset.n_classes, surrogate, torch_device)
-    progress("poison", 1.0, f"{int(poisoned.is_poisoned.sum())} samples poisoned")
+    if config.removal is None:
+        progress("poison", 0.0, config.attack.kind)
+        poisoned = poison(dataset.pool, config.attack, dataset.n_classes, surrogate, torch_device)
+        progress("poison", 1.0, f"{int(poisoned.is_poisoned.sum())} samples poisoned")
 
     train_set, val_set = _split(poisoned.data, config)
     trained = train_classifier(
-        train_set, val_set, dataset.n_classes, config.train, torch_device, progress
+        train_set,
+        val_set,
+        dataset.n_classes,
+        config.train,
+        torch_device,
+        progress,
+        initial_model=initial_model,
     )
     progress("evaluate", 0.0, "clean accuracy and attack success rates")
     metrics = attack_metrics(

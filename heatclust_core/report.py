@@ -27,12 +27,16 @@ from heatclust_core.figures import (
     cluster_scatter,
     detection_points,
     detector_table,
+    exre_table,
     heatmap_gallery_figure,
     per_class_asr_figure,
+    remediation_asr_figure,
+    remediation_table,
     scan_figure,
     training_history_figure,
 )
 from heatclust_core.model import pick_device
+from heatclust_core.remediation import load_remediations
 from heatclust_core.run_store import RunStore
 from heatclust_core.scan import load_scans
 from heatclust_core.sweeps.figures import per_class_asr_sweep_figure, rate_figures
@@ -166,6 +170,25 @@ def run_report(store: RunStore, run_id: str, gallery_size: int = 6) -> str:
     else:
         page.text("No detector has run on this run.")
     for damaged in loaded.damaged:
+        page.text(f"Left out: {damaged}")
+
+    remediations = load_remediations(store, run_id)
+    if remediations.values:
+        page.heading("Defence: flagged samples removed, network trained again")
+        for remediation in remediations.values:
+            name = DETECTOR_NAMES.get(remediation["detector"], remediation["detector"])
+            page.text(
+                f"{name}, {remediation['mode']}: run {remediation['run_id']} without the "
+                f"{remediation['removed']} flagged samples, {remediation['removed_poisoned']} of "
+                f"the {remediation['n_poisoned']} poisons among them; DER "
+                f"{remediation['der']:.3f}."
+            )
+            page.table(remediation_table(remediation), digits=4)
+            page.chart(remediation_asr_figure(remediation, names))
+            exre = exre_table(remediation, names)
+            if exre is not None:
+                page.table(exre)
+    for damaged in remediations.damaged:
         page.text(f"Left out: {damaged}")
 
     suspicious = detections[0]["class"] if detections else attack.target

@@ -113,11 +113,15 @@ def train_classifier(
     device: torch.device,
     progress: Progress = silent,
     stage: str = "train",
+    initial_model: Classifier | None = None,
 ) -> TrainResult:
-    """Train a fresh Classifier; returns the weights of the epoch with the lowest val loss."""
+    """Train a fresh Classifier, or a copy of `initial_model` (fine-tuning, its normalisation
+    kept); returns the weights of the epoch with the lowest val loss."""
     seed_everything(config.seed)
     started = time.perf_counter()
-    if config.augment.normalize:
+    if initial_model is not None:
+        model = copy.deepcopy(initial_model)
+    elif config.augment.normalize:
         mean, std = channel_stats(train.images)
         model = Classifier(n_classes, mean, std)
     else:

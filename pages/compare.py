@@ -8,6 +8,7 @@ from heatclust_core import settings
 from heatclust_core.attacks.preview import attack_preview
 from heatclust_core.config import ATTACK_KINDS, DataConfig, RunConfig, TrainConfig, build
 from heatclust_core.data.gallery import upscale
+from heatclust_core.detect_run import DETECTORS
 from heatclust_core.errors import ConfigError, HeatClustError
 from heatclust_core.figures import DETECTOR_NAMES, per_class_asr_figure
 from heatclust_core.pipeline import resolve
@@ -83,7 +84,11 @@ with st.expander("Start a sweep", expanded=not records):
             "Images per class", value=DataConfig().images_per_class, step=100, key="sweep-images"
         )
         detectors = st.multiselect(
-            "Detectors", ["raw", "ac", "hc"], default=["ac", "hc"], key="sweep-detectors"
+            "Detectors",
+            DETECTORS,
+            default=list(SweepConfig().detectors),
+            format_func=DETECTOR_NAMES.get,
+            key="sweep-detectors",
         )
         if st.button("Run sweep", key="run-sweep"):
             try:

@@ -3,8 +3,9 @@
 import streamlit as st
 
 from heatclust_core.catalog import run_label, run_rows
-from heatclust_core.config import build
+from heatclust_core.config import REMOVAL_MODES, build
 from heatclust_core.detect_run import DetectConfig, load_detections
+from heatclust_core.detectors.base import REDUCERS
 from heatclust_core.detectors.flagging import FLAG_RULES
 from heatclust_core.errors import (
     ConfigError,
@@ -19,13 +20,16 @@ from heatclust_core.figures import (
     cluster_scatter,
     detection_points,
     detector_table,
+    exre_table,
     heatmap_gallery_figure,
     per_class_asr_figure,
     point_cloud_figure,
+    remediation_asr_figure,
     scan_figure,
     training_history_figure,
 )
 from heatclust_core.model import pick_device
+from heatclust_core.remediation import RemediateConfig, load_remediations
 from heatclust_core.report import run_report
 from heatclust_core.run_store import RUN_ID_PATTERN
 from heatclust_core.scan import ScanConfig, load_scans
@@ -90,6 +94,13 @@ st.caption(
     + (f" · eps={attack.eps:.4f}" if attack.uses_pgd else "")
     + f" · {config.data.dataset} data · {len(metrics['history'])} epochs"
 )
+if config.removal is not None:
+    st.info(
+        f"A cleaned run: run {config.removal.source_run} without the "
+        f"{len(config.removal.removed)} samples its detection {config.removal.detection} "
+        f"flagged, {config.removal.mode}. Its class's remaining samples are analysed below.",
+        icon=":material/cleaning_services:",
+    )
 cells = st.columns(5)
 cells[0].metric("Clean accuracy", f"{metrics['clean_accuracy']:.4f}")
 cells[1].metric("ASR", f"{metrics['asr']:.4f}", help="Triggered source-class test images → target")
@@ -143,8 +154,21 @@ with st.expander("Detector settings"):
     )
     left, middle, right = st.columns(3)
     composite = left.selectbox("HC LRP composite", COMPOSITES)
-    reducer = middle.selectbox("Raw clustering reducer", ["pca", "ica"])
+    reducer = middle.selectbox(
+        "Raw / AC reducer",
+        REDUCERS,
+        index=REDUCERS.index(detect_defaults.reducer),
+        format_func=str.upper,
+        help=DetectConfig.model_fields["reducer"].description,
+    )
     normalize = right.toggle("AC: unit-length activations", value=detect_defaults.normalize)
+    left, middle, right = st.columns(3)
+    expected_share = left.number_input(
+        "SS expected poisoned share",
+        value=detect_defaults.expected_share,
+        step=0.01,
+        help=DetectConfig.model_fields["expected_share"].description,
+    )
     device = st.selectbox(
         "Device", ["auto", "cpu"] + (["cuda"] if pick_device().type == "cuda" else [])
     )
@@ -161,6 +185,7 @@ def _detect_config(detector: str) -> DetectConfig:
             "seed": seed,
             "reducer": reducer,
             "normalize": normalize,
+            "expected_share": expected_share,
             "relevance_share": relevance_share,
             "epsilon": epsilon,
             "mds_samples": mds_samples,
@@ -177,15 +202,110 @@ def _gallery(models_dir: str, run_id: str, class_id: int, per_group: int, compos
     )
 
 
-buttons = st.columns(4)
+def _defence_section(detection: dict) -> None:
+    """Remove the detection's flagged samples, train again, and compare (as jobs)."""
+    st.subheader("Defence: remove what was flagged and train again")
+    detect_config = build(DetectConfig, DetectConfig().model_dump() | detection["config"])
+    left, right = st.columns([3, 1])
+    mode = left.radio(
+        "Mode",
+        REMOVAL_MODES,
+        horizontal=True,
+        format_func={
+            "retrain": "retrain from scratch",
+            "finetune": "fine-tune the attacked network",
+        }.get,
+        help=RemediateConfig.model_fields["mode"].description,
+        key=f"remediation-mode-{detection['detector']}-{detect_config.result_name()}",
+    )
+    if right.button(
+        "Remove flagged and retrain",
+        icon=":material/cleaning_services:",
+        key=f"remediate-{detect_config.result_name()}",
+    ):
+        try:
+            outcome = jobs.submit_remediate(
+                run_id, RemediateConfig(detect=detect_config, mode=mode), device
+            )
+            if outcome.cached:
+                st.info("This remediation is already below.")
+        except HeatClustError as exc:
+            st.error(str(exc))
+    saved = load_remediations(store, run_id)
+    for damaged in saved.damaged:
+        st.warning(str(damaged), icon=":material/broken_image:")
+    mine = [r for r in saved.values if r.get("detection") == detect_config.result_name()]
+    if not mine:
+        st.caption(
+            f"No remediation of this detection yet: it removes the {sum(detection['cluster_sizes'][c] for c in detection['flagged_clusters'])} "
+            "flagged samples and trains the same configuration without them."
+        )
+        return
+    for tab, remediation in zip(
+        st.tabs([f"{r['mode']} → run {r['run_id']}" for r in mine]), mine, strict=True
+    ):
+        with tab:
+            _draw_remediation(remediation)
+
+
+def _draw_remediation(remediation: dict) -> None:
+    cells = st.columns(5)
+    for cell, (name, key) in zip(
+        cells,
+        (("Clean accuracy", "clean_accuracy"), ("ASR", "asr"), ("MASR", "masr")),
+        strict=False,
+    ):
+        after, before = remediation[f"{key}_after"], remediation[f"{key}_before"]
+        cell.metric(
+            f"{name} after",
+            f"{after:.4f}",
+            delta=f"{after - before:+.4f}",
+            delta_color="normal" if key == "clean_accuracy" else "inverse",
+        )
+    cells[3].metric(
+        "DER",
+        f"{remediation['der']:.3f}",
+        help="BackdoorBench's defence effectiveness rating: [max(0, ASR drop) − max(0, "
+        "accuracy drop) + 1] / 2; 1 removes the backdoor at no cost, 0.5 changes nothing.",
+    )
+    cells[4].metric(
+        "Poisons removed",
+        f"{remediation['removed_poisoned']} / {remediation['n_poisoned']}",
+        help=f"{remediation['removed']} samples removed, "
+        f"{remediation['removed'] - remediation['removed_poisoned']} of them clean",
+    )
+    st.plotly_chart(
+        remediation_asr_figure(remediation, names), key=f"remediation-{remediation['run_id']}"
+    )
+    exre = exre_table(remediation, names)
+    if exre is not None:
+        st.markdown(
+            "**Exclusionary reclassification** (ART): the cleaned network's verdict on "
+            "each flagged cluster"
+        )
+        st.dataframe(
+            exre,
+            hide_index=True,
+            column_config={"keep their label": st.column_config.NumberColumn(format="%.3f")},
+        )
+    st.page_link(
+        "pages/inspect.py",
+        label=f"Inspect the cleaned run {remediation['run_id']}",
+        icon=":material/insights:",
+        query_params={"run": remediation["run_id"]},
+    )
+
+
+buttons = st.columns(5)
 requests = {
     "raw": buttons[0].button("Raw clustering", icon=":material/scatter_plot:"),
     "ac": buttons[1].button("Activation Clustering", icon=":material/hub:"),
-    "hc": buttons[2].button(
+    "ss": buttons[2].button("Spectral Signatures", icon=":material/show_chart:"),
+    "hc": buttons[3].button(
         "Heatmap Clustering", type="primary", icon=":material/local_fire_department:"
     ),
 }
-scan_requested = buttons[3].button("Scan all classes", icon=":material/manage_search:")
+scan_requested = buttons[4].button("Scan all classes", icon=":material/manage_search:")
 try:
     for detector, pressed in requests.items():
         if pressed:
@@ -202,7 +322,7 @@ except ConfigError as exc:
     st.error(f"{exc.parameter}: {exc.message}", icon=":material/error:")
 except HeatClustError as exc:
     st.error(str(exc))
-job_panel(jobs, kinds=("detect", "scan"), run_id=run_id, key="detect-jobs")
+job_panel(jobs, kinds=("detect", "scan", "remediate"), run_id=run_id, key="detect-jobs")
 
 saved_detections = load_detections(store, run_id)
 detections = saved_detections.values
@@ -243,9 +363,10 @@ if detections:
         axes = detection.get("embedding_axes", ["component 1", "component 2"])
         views.append(
             (
-                "GW distance to the cluster centres"
-                if detection["detector"] == "hc"
-                else "First two components",
+                {
+                    "hc": "GW distance to the cluster centres",
+                    "ss": "Projections on the top singular vectors",
+                }.get(detection["detector"], "First two components"),
                 False,
                 *axes,
             )
@@ -268,6 +389,7 @@ if detections:
                 if picked:
                     selected_sample = int(picked[0]["customdata"])
         st.caption("Click a point to see its image, heatmap and point cloud below.")
+        _defence_section(detection)
     else:
         st.caption(f"No detection of class {suspicious} yet: run a detector above.")
 else:

@@ -10,11 +10,12 @@ import plotly.graph_objects as go
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from heatclust_core.catalog import run_rows
-from heatclust_core.config import DataConfig, RunConfig, TrainConfig
+from heatclust_core.catalog import run_label, run_rows
+from heatclust_core.config import AUGMENTATION_SWITCHES, DataConfig, RunConfig, TrainConfig
 from heatclust_core.data.synthetic import CLASS_NAMES
 from heatclust_core.detect_run import load_detections
 from heatclust_core.jobs import JobRunner
+from heatclust_core.remediation import load_remediations
 from heatclust_core.run_store import RunStore
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -148,6 +149,35 @@ def test_attack_page_previews_poisoned_examples_as_parameters_change(app_env):
     assert any("poisons nothing" in c.value for c in app.caption)
 
 
+# The Attack page's fields without a widget of their own (as the command line's, see
+# tests/test_cli_fields.py): the split, the training seed (the attack's), the surrogate's
+# adversarial training (attack.surrogate_eps) and the augment section (its own widgets).
+NO_WIDGET = {"data.test_fraction", "train.seed", "train.adversarial_eps", "train.augment"}
+WIDGET_KEYS = {"data.seed": "data_seed", "attack.kind": "kind"}
+
+
+def test_every_run_config_field_has_a_widget_with_its_default(app_env):
+    app = start_app()
+    widgets = {w.key: w for w in app.main if getattr(w, "key", None)}
+    defaults = RunConfig().resolved(CLASS_NAMES)
+    for section in ("data", "attack", "train"):
+        for name in type(getattr(defaults, section)).model_fields:
+            parameter = f"{section}.{name}"
+            if parameter in NO_WIDGET:
+                continue
+            key = WIDGET_KEYS.get(parameter, name)
+            assert key in widgets, f"no widget for {parameter}"
+            expected = getattr(getattr(defaults, section), name)
+            if parameter == "data.data_dir":
+                expected = str(app_env["data"])
+            assert widgets[key].value == expected, parameter
+    augment = RunConfig().train.augment
+    for name in AUGMENTATION_SWITCHES:
+        assert widgets[f"augment_{name}"].value == getattr(augment, name)
+    assert widgets["group_size"].value == augment.group_size
+    assert widgets["hue"].value == augment.hue
+
+
 @pytest.mark.parametrize(
     ("change", "field_error"),
     [
@@ -257,6 +287,35 @@ def test_detectors_started_from_inspect_fill_the_table_clusters_and_scan(app_env
     members = np.asarray(hc_detection["sample_index"])
     assert drawn == sorted(members[hc_detection["mds"]["sample_position"]].tolist())
     assert any("(flagged)" in trace.name for trace in mds.data)
+
+
+def test_removing_what_a_detector_flagged_retrains_and_compares(app_env, finished_run):
+    app = start_app("pages/inspect.py", run=finished_run)
+    detection = widget(app.selectbox, "Detection")
+    ac = next(i for i, label in enumerate(detection.options) if "Activation" in label)
+    detection.set_value(ac).run()
+    assert any("No remediation of this detection yet" in c.value for c in app.caption)
+    button(app, "Remove flagged and retrain").click().run()
+    poll_until(app, lambda a: any(m.label == "DER" for m in a.metric))
+    store = RunStore(app_env["models"])
+    (remediation,) = load_remediations(store, finished_run).values
+    values = {m.label: m.value for m in app.metric}
+    assert values["DER"] == f"{remediation['der']:.3f}"
+    assert values["Clean accuracy after"] == f"{remediation['clean_accuracy_after']:.4f}"
+    assert values["Poisons removed"] == (
+        f"{remediation['removed_poisoned']} / {remediation['n_poisoned']}"
+    )
+    bars = chart(app, "remediation-").data
+    assert [b.name.split(" ")[0] for b in bars] == ["attacked", "cleaned"]
+    assert list(bars[1].y) == pytest.approx(
+        [remediation["per_class_asr_after"][label.split(" ")[0]] for label in bars[1].x]
+    )
+    exre = next(d.value for d in app.dataframe if "verdict" in d.value.columns)
+    assert set(exre["verdict"]) <= {"cleared", "confirmed"}
+    cleaned = remediation["run_id"]
+    assert store.load_config(cleaned).removal.source_run == finished_run
+    labels = {row["run"]: run_label(row) for row in run_rows(store)}
+    assert f"{finished_run} without {remediation['removed']} samples (retrain)" in labels[cleaned]
 
 
 def test_runs_page_lists_runs_and_jobs_and_deletes_a_run_after_confirmation(app_env, finished_run):

@@ -157,6 +157,8 @@ def tiny_run(tmp_path_factory):
         ["--detector", "raw"],
         ["--detector", "raw", "--reducer", "ica"],
         ["--detector", "ac", "--flag-rule", "relative-size"],
+        ["--detector", "ac", "--reducer", "ica"],
+        ["--detector", "ss", "--expected-share", "0.3"],
         [
             "--detector",
             "hc",
@@ -189,6 +191,35 @@ def test_detect_json_reports_rates_counts_and_stage_times(capsys, tiny_run, extr
     assert {"features", "clustering", "total"} <= set(result["seconds"])
     saved = list((models / run_id / "detections").glob(f"{result['detector']}-*.json"))
     assert saved
+
+
+def test_remediate_json_compares_the_run_before_and_after(capsys, tiny_run):
+    run_id, models = tiny_run
+    args = ["--run", run_id, "--models-dir", str(models), "--quiet", "--detector", "ss"]
+    code, out, _ = _run(
+        capsys, "remediate", *args, "--mode", "finetune", "--finetune-epochs", "1", "--json"
+    )
+    assert code == 0
+    result = json.loads(out)
+    for key in (
+        "run_id",
+        "removed",
+        "removed_poisoned",
+        "clean_accuracy_before",
+        "clean_accuracy_after",
+        "asr_before",
+        "asr_after",
+        "masr_before",
+        "masr_after",
+        "der",
+    ):
+        assert key in result
+    assert result["run_id"] != run_id and (models / result["run_id"]).is_dir()
+    assert "removed_index" not in result  # saved in the run folder, not printed
+    code, out, _ = _run(capsys, "remediate", *args, "--mode", "finetune", "--finetune-epochs", "1")
+    assert code == 0 and "DER" in out and "(cached)" in out
+    code, _, err = _run(capsys, "remediate", *args, "--finetune-lr", "0")
+    assert code == 2 and "--finetune-lr" in err and "must be in (0, 1]" in err
 
 
 def test_scan_ranks_every_class_large_enough_to_split(capsys, tiny_run):

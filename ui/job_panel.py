@@ -30,6 +30,8 @@ def _title(job: Job) -> str:
     what = {
         "detect": f"detect ({job.config.get('detector', '')})",
         "sweep": f"sweep {job.config.get('name', '')}",
+        "remediate": f"remediate ({job.config.get('detect', {}).get('detector', '')}, "
+        f"{job.config.get('mode', '')})",
     }.get(job.kind, job.kind)
     return f"{_ICONS.get(job.status, '')} {what}{run} · {job.status} · {_duration(job)}"
 
@@ -46,12 +48,14 @@ def _draw_job(job: Job, runner: JobRunner, key: str) -> None:
             st.error(job.error or "failed", icon=":material/error:")
             with st.expander("Log"):
                 st.code(runner.log(job.id, 4000) or "(empty)", language=None)
-        elif job.status == "done" and job.kind == "train" and job.run_id:
+        elif job.status == "done" and job.kind in ("train", "remediate") and job.run_id:
+            # A remediation's job belongs to the attacked run; its result names the cleaned one.
+            shown = (job.result or {}).get("run_id", job.run_id)
             st.page_link(
                 "pages/inspect.py",
-                label=f"Inspect run {job.run_id}",
+                label=f"Inspect run {shown}",
                 icon=":material/insights:",
-                query_params={"run": job.run_id},
+                query_params={"run": shown},
             )
         if job.active and st.button("Cancel", key=f"{key}-cancel-{job.id}"):
             runner.cancel(job.id)

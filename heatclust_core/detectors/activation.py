@@ -1,12 +1,13 @@
-"""Activation Clustering (Chen et al. 2018): hidden activations -> PCA (10 dims) -> k-means++."""
+"""Activation Clustering (Chen et al. 2018): hidden activations -> PCA or FastICA (10 dims) ->
+k-means++. Chen et al. reduced with ICA; the Heatmap Clustering paper ran AC with PCA, our
+default."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.decomposition import PCA
 
-from heatclust_core.detectors.base import Detector
+from heatclust_core.detectors.base import Detector, check_reducer, reduce_features
 from heatclust_core.errors import ConfigError
 from heatclust_core.model import Classifier, images_to_tensor
 
@@ -19,7 +20,7 @@ def layer_names(model: Classifier) -> list[str]:
     return [name for name, _ in model.net.named_modules() if name]
 
 
-def _check_layer(model: Classifier, layer: str) -> None:
+def check_layer(model: Classifier, layer: str) -> None:
     if layer not in layer_names(model):
         names = ", ".join(layer_names(model))
         raise ConfigError("layer", f"unknown layer {layer!r}; choose one of {names}")
@@ -29,7 +30,7 @@ def activations(
     model: Classifier, images: np.ndarray, layer: str, device: torch.device, batch_size: int = 512
 ) -> np.ndarray:
     """(N, D) flattened outputs of `layer` (a module name of model.net) for uint8 images."""
-    _check_layer(model, layer)
+    check_layer(model, layer)
     modules = dict(model.net.named_modules())
     captured: list[torch.Tensor] = []
     hook = modules[layer].register_forward_hook(
@@ -52,15 +53,18 @@ class ActivationClustering(Detector):
         self,
         model: Classifier,
         layer: str = DEFAULT_LAYER,
+        reducer: str = "pca",
         n_components: int = 10,
         normalize: bool = False,
         device: torch.device | str = "cpu",
         **kwargs,
     ):
         super().__init__(**kwargs)
-        _check_layer(model, layer)
+        check_layer(model, layer)
+        check_reducer(reducer, n_components)
         self.model = model
         self.layer = layer
+        self.reducer = reducer
         self.n_components = n_components
         self.normalize = normalize
         self.device = torch.device(device)
@@ -71,7 +75,6 @@ class ActivationClustering(Detector):
             if self.normalize:
                 # Unit-length activations: clusters by direction, not by overall magnitude.
                 acts = acts / np.maximum(np.linalg.norm(acts, axis=1, keepdims=True), 1e-12)
-            n = min(self.n_components, *acts.shape)
-            reduced = PCA(n_components=n, random_state=self.seed).fit_transform(acts)
+            reduced = reduce_features(acts, self.reducer, self.n_components, self.seed)
         self._cluster_vectors(reduced)
         return self

@@ -5,13 +5,18 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
+from typing import Literal, get_args
 
 import numpy as np
 from sklearn.cluster import KMeans
+from sklearn.decomposition import PCA, FastICA
 from sklearn.metrics import silhouette_score
 
 from heatclust_core.detectors.flagging import FLAG_RULES, flag_clusters
 from heatclust_core.errors import ConfigError
+
+Reducer = Literal["pca", "ica"]
+REDUCERS: tuple[str, ...] = get_args(Reducer)
 
 
 class Detector(ABC):
@@ -75,3 +80,33 @@ def kmeans_with_silhouette(features: np.ndarray, k: int, seed: int) -> tuple[np.
     )
     silhouette = float(silhouette_score(features, labels)) if len(np.unique(labels)) > 1 else 0.0
     return labels, silhouette
+
+
+def check_reducer(reducer: str, n_components: int) -> None:
+    if reducer not in REDUCERS:
+        raise ConfigError("reducer", f"must be one of {', '.join(REDUCERS)}, got {reducer!r}")
+    if n_components < 1:
+        raise ConfigError("n_components", f"must be >= 1, got {n_components}")
+
+
+def reduce_features(features: np.ndarray, reducer: str, n_components: int, seed: int) -> np.ndarray:
+    """(N, D) features -> (N, n) by PCA or FastICA, n = min(n_components, rank).
+
+    Constant columns (dead ReLU units, flat pixels) are dropped first and n is capped at the
+    rank of the centred features: FastICA whitens by dividing by the singular values, so a
+    zero one turns every component into NaN."""
+    features = np.asarray(features, dtype=np.float64)
+    spread = features.max(axis=0) - features.min(axis=0)
+    varying = features[:, spread > 1e-12 * max(1.0, float(np.abs(features).max(initial=0)))]
+    if varying.shape[1] == 0 or len(varying) < 2:
+        # Nothing varies: every sample is alike, and one zero component says so.
+        return np.zeros((len(features), 1))
+    singular = np.linalg.svd(varying - varying.mean(axis=0), compute_uv=False)
+    rank = max(1, int(np.sum(singular > singular[0] * 1e-7)))
+    n = min(n_components, rank)
+    if reducer == "pca":
+        return PCA(n_components=n, random_state=seed).fit_transform(varying)
+    # ART's FastICA settings (max_iter 1000, tol 0.005); the seed makes it reproducible.
+    return FastICA(
+        n_components=n, random_state=seed, max_iter=1000, tol=0.005, whiten="unit-variance"
+    ).fit_transform(varying)

@@ -7,9 +7,10 @@ free?" tells whether a job still lives, with no PID-reuse guesswork and across r
 the server. A running job whose lock is free died without reporting: it is marked failed on
 the next look.
 
-Jobs share a device one at a time per slot: one training job (a run or a sweep) per device,
-and one analysis job (detector or class scan) per device beside it. Queued jobs start when their slot frees,
-from whichever process looks next: a page, the CLI, or the job that just finished.
+Jobs share a device one at a time per slot (jobs/kinds.py): one training job (a run, a sweep,
+a remediation) per device, and one analysis job (a detector, a class scan) beside it. Queued
+jobs start when their slot frees, from whichever process looks next: a page, the CLI, or the
+job that just finished.
 """
 
 from __future__ import annotations
@@ -25,19 +26,19 @@ from pathlib import Path
 
 import torch
 
-import heatclust_core
 from heatclust_core.config import RunConfig
 from heatclust_core.detect_run import DetectConfig, load_detection
 from heatclust_core.errors import HeatClustError
+from heatclust_core.jobs.kinds import JOB_KIND_TABLE
 from heatclust_core.jobs.registry import Job, JobRegistry
 from heatclust_core.model import pick_device
 from heatclust_core.pipeline import resolve
+from heatclust_core.remediation import RemediateConfig, load_remediation
 from heatclust_core.run_store import RunStore
 from heatclust_core.scan import ScanConfig, scan_path
 from heatclust_core.sweeps.config import SweepConfig
 from heatclust_core.sweeps.runner import sweep_record
 
-SLOTS = {"train": "train", "sweep": "train", "detect": "analysis", "scan": "analysis"}
 LOCK_FILE = "lock"
 LOG_FILE = "log.txt"
 _children: list[subprocess.Popen] = []  # reaped on each look, so no zombies pile up
@@ -88,6 +89,14 @@ class JobRunner:
         if scan_path(self.store, run_id, config).is_file():
             return Submission(run_id, cached=True)
         return self._submit("scan", config.model_dump(), run_id, device)
+
+    def submit_remediate(
+        self, run_id: str, config: RemediateConfig, device: str = "auto"
+    ) -> Submission:
+        self.store.load_config(run_id)
+        if load_remediation(self.store, run_id, config) is not None:
+            return Submission(run_id, cached=True)
+        return self._submit("remediate", config.model_dump(), run_id, device)
 
     def submit_sweep(self, sweep: SweepConfig, device: str = "auto") -> Submission:
         """Queue the missing cells of a sweep (validated here); cached if none is missing."""
@@ -159,9 +168,13 @@ class JobRunner:
                 "SELECT id, kind, device, status FROM jobs "
                 "WHERE status IN ('queued', 'running') ORDER BY created_at, id"
             ).fetchall()
-            busy = {(SLOTS[r["kind"]], r["device"]) for r in rows if r["status"] == "running"}
+            busy = {
+                (JOB_KIND_TABLE[r["kind"]].slot, r["device"])
+                for r in rows
+                if r["status"] == "running"
+            }
             for row in rows:
-                slot = (SLOTS[row["kind"]], row["device"])
+                slot = (JOB_KIND_TABLE[row["kind"]].slot, row["device"])
                 if row["status"] != "queued" or slot in busy:
                     continue
                 try:
@@ -184,11 +197,9 @@ class JobRunner:
     def _spawn(self, job_id: str) -> int:
         folder = self.registry.job_dir(job_id)
         folder.mkdir(parents=True, exist_ok=True)
-        package_root = str(Path(heatclust_core.__file__).resolve().parent.parent)
+        # The package is installed (requirements.txt installs it editable), so the worker
+        # imports it from any working directory.
         env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (package_root, env.get("PYTHONPATH", "")) if p
-        )
         env["PYTHONUNBUFFERED"] = "1"
         command = [
             sys.executable,

@@ -13,21 +13,11 @@ import sys
 import time
 import traceback
 from collections.abc import Sequence
-from typing import Any
 
-from heatclust_core.config import RunConfig
-from heatclust_core.detect_run import DetectConfig, run_detection
 from heatclust_core.errors import HeatClustError
+from heatclust_core.jobs.kinds import execute
 from heatclust_core.jobs.registry import Job, JobRegistry
 from heatclust_core.jobs.runner import JobRunner
-from heatclust_core.pipeline import train_run
-from heatclust_core.run_store import RunStore
-from heatclust_core.scan import ScanConfig, run_scan
-from heatclust_core.sweeps.config import SweepConfig
-from heatclust_core.sweeps.runner import run_sweep
-
-# Per-sample arrays stay in the run folder; the registry keeps what a table shows.
-_BULKY = ("sample_index", "cluster_labels", "embedding", "mds")
 
 
 class RegistryProgress:
@@ -51,33 +41,6 @@ class RegistryProgress:
         if changed:
             print(f"{time.strftime('%H:%M:%S')} {stage:>10} {100 * fraction:5.1f}% {message}")
         self.stage, self.message = stage, message
-
-
-def execute(job: Job, store: RunStore, progress: RegistryProgress) -> dict[str, Any]:
-    if job.kind == "train":
-        result = train_run(RunConfig.model_validate(job.config), store, job.device, progress)
-        return result.summary()
-    if job.kind == "detect":
-        config = DetectConfig.model_validate(job.config)
-        result = run_detection(store, job.run_id, config, job.device, progress)
-        return {"result_name": config.result_name()} | {
-            k: v for k, v in result.items() if k not in _BULKY
-        }
-    if job.kind == "sweep":
-        record = run_sweep(
-            SweepConfig.model_validate(job.config), store, None, job.device, progress
-        )
-        cells = [cell for cell in record["cells"] if cell is not None]
-        return {
-            "sweep_id": record["sweep_id"],
-            "cells_done": len(cells),
-            "complete": record["complete"],
-        }
-    if job.kind == "scan":
-        return run_scan(
-            store, job.run_id, ScanConfig.model_validate(job.config), job.device, progress
-        )
-    raise HeatClustError(f"unknown job kind {job.kind!r}")
 
 
 def _terminate(signum, frame):

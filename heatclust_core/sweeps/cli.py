@@ -15,6 +15,7 @@ from heatclust_core.config import (
     TrainConfig,
     build,
 )
+from heatclust_core.detect_run import DETECTORS
 from heatclust_core.run_store import RunStore
 from heatclust_core.sweeps.config import SweepConfig
 from heatclust_core.sweeps.executors import LocalExecutor, RayExecutor
@@ -45,7 +46,13 @@ def add_sweep_parser(commands) -> argparse.ArgumentParser:
     sweep.add_argument("--sticker-size", nargs="+", type=int, default=[3])
     sweep.add_argument("--amp", nargs="+", type=int, default=[128])
     sweep.add_argument("--seeds", nargs="+", type=int, default=[0])
-    sweep.add_argument("--detectors", nargs="+", choices=("raw", "ac", "hc"), default=["ac", "hc"])
+    sweep.add_argument(
+        "--detectors",
+        nargs="+",
+        choices=DETECTORS,
+        default=list(SweepConfig().detectors),
+        help=f"detectors run on each cell (default {' '.join(SweepConfig().detectors)})",
+    )
     sweep.add_argument("--epochs", type=int, default=TrainConfig().epochs, help="without --preset")
     sweep.add_argument("--images-per-class", type=int, default=DataConfig().images_per_class)
     sweep.add_argument(

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 AXES = ("kind", "p", "sticker_size", "amp")
-DETECTOR_LABELS = {"raw": "Raw", "ac": "AC", "hc": "HC"}
+DETECTOR_LABELS = {"raw": "Raw", "ac": "AC", "ss": "SS", "hc": "HC"}
 RATES = ("acc", "tpr", "tnr")
 
 

@@ -5,7 +5,12 @@ import inspect
 import pytest
 
 from heatclust_core.detect_run import DetectConfig
-from heatclust_core.detectors import ActivationClustering, HeatmapClustering, RawClustering
+from heatclust_core.detectors import (
+    ActivationClustering,
+    HeatmapClustering,
+    RawClustering,
+    SpectralSignature,
+)
 from heatclust_core.detectors.base import Detector
 
 CONFIG = DetectConfig()
@@ -20,7 +25,9 @@ def _defaults(cls) -> dict:
     }
 
 
-@pytest.mark.parametrize("cls", [RawClustering, ActivationClustering, HeatmapClustering])
+@pytest.mark.parametrize(
+    "cls", [RawClustering, ActivationClustering, SpectralSignature, HeatmapClustering]
+)
 def test_every_detector_parameter_defaults_to_the_configs_default(cls):
     defaults = _defaults(cls)
     shared = set(defaults) & set(DetectConfig.model_fields)
@@ -31,3 +38,17 @@ def test_every_detector_parameter_defaults_to_the_configs_default(cls):
 
 def test_heatmap_clustering_explains_with_the_configs_lrp_composite():
     assert _defaults(HeatmapClustering)["lrp"].composite == CONFIG.lrp_composite
+
+
+def test_a_detectors_result_name_hashes_only_its_own_settings():
+    from heatclust_core.detect_run import DETECTOR_FIELDS, DETECTORS
+
+    owned = {name for fields in DETECTOR_FIELDS.values() for name in fields}
+    common = {"detector", "class_id", "seed", "k", "flag_rule"}
+    assert set(DetectConfig.model_fields) == owned | common
+    assert set(DETECTOR_FIELDS) == set(DETECTORS)
+    hc = DetectConfig(detector="hc")
+    assert hc.model_copy(update={"expected_share": 0.1}).result_name() == hc.result_name()
+    assert hc.model_copy(update={"epsilon": 0.01}).result_name() != hc.result_name()
+    ss = DetectConfig(detector="ss")
+    assert ss.model_copy(update={"k": 3}).result_name() == ss.result_name()

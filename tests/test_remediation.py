@@ -1,0 +1,104 @@
+"""Remediation on a tiny run: the cleaned run, its cache, DER and ExRe."""
+
+import numpy as np
+import pytest
+
+from heatclust_core.config import DataConfig, RunConfig, TrainConfig
+from heatclust_core.detect_run import DetectConfig, load_detection
+from heatclust_core.errors import ConfigError
+from heatclust_core.remediation import (
+    RemediateConfig,
+    defence_effectiveness,
+    exclusionary_reclassification,
+    load_remediations,
+    remediate,
+)
+from heatclust_core.run_store import RunStore
+
+
+@pytest.fixture(scope="module")
+def attacked(tmp_path_factory):
+    from heatclust_core.pipeline import train_run
+
+    root = tmp_path_factory.mktemp("remediation")
+    store = RunStore(root / "models")
+    config = RunConfig(
+        data=DataConfig(data_dir=str(root / "data"), images_per_class=20),
+        train=TrainConfig(epochs=1),
+    )
+    return store, train_run(config, store, "cpu").run_id
+
+
+def test_der_follows_backdoorbench():
+    assert defence_effectiveness(1.0, 0.0, 0.95, 0.95) == 1.0
+    assert defence_effectiveness(1.0, 0.0, 0.95, 0.85) == pytest.approx(0.95)
+    # A rise in ASR or in accuracy counts as no change.
+    assert defence_effectiveness(0.2, 0.5, 0.90, 0.93) == 0.5
+
+
+def test_exre_clears_a_cluster_the_cleaned_network_gives_its_own_label():
+    detection = {"class": 2, "cluster_labels": [0, 0, 0, 1, 1, 1, 1], "flagged_clusters": [0, 1]}
+    predicted = np.array([2, 2, 1, 4, 4, 4, 2])
+    truth = np.array([0, 0, 0, 1, 1, 1, 0], dtype=bool)
+    first, second = exclusionary_reclassification(detection, predicted, truth, 0.5)
+    assert first["verdict"] == "cleared" and first["own_label_share"] == pytest.approx(2 / 3)
+    assert second["verdict"] == "confirmed" and second["suspected_source"] == 4
+    assert (second["size"], second["truly_poisoned"]) == (4, 3)
+
+
+@pytest.mark.parametrize("mode", ["retrain", "finetune"])
+def test_remediation_trains_the_run_without_the_flagged_samples(attacked, mode):
+    store, run_id = attacked
+    config = RemediateConfig(detect=DetectConfig(detector="ac"), mode=mode, finetune_epochs=1)
+    result = remediate(store, run_id, config, "cpu")
+    detection = load_detection(store, run_id, config.detect)
+    flagged = np.isin(detection["cluster_labels"], detection["flagged_clusters"])
+    removed = np.asarray(detection["sample_index"])[flagged]
+    assert result["removed"] == len(removed) == len(result["removed_index"])
+    attacked_pool = store.load_train_set(run_id)
+    assert result["removed_poisoned"] == int(attacked_pool.is_poisoned[removed].sum())
+
+    cleaned = store.load_config(result["run_id"])
+    assert cleaned.removal.source_run == run_id and cleaned.removal.mode == mode
+    assert list(cleaned.removal.removed) == sorted(removed.tolist())
+    assert len(store.load_train_set(result["run_id"]).is_poisoned) == len(
+        attacked_pool.is_poisoned
+    ) - len(removed)
+    assert result["clean_accuracy_after"] == store.load_metrics(result["run_id"])["clean_accuracy"]
+    assert result["der"] == pytest.approx(
+        defence_effectiveness(
+            result["asr_before"],
+            result["asr_after"],
+            result["clean_accuracy_before"],
+            result["clean_accuracy_after"],
+        )
+    )
+    if mode == "retrain":
+        assert [v["cluster"] for v in result["exre"]] == detection["flagged_clusters"]
+    else:
+        assert result["exre"] is None
+        assert (
+            cleaned.train.epochs == 1 and len(store.load_metrics(result["run_id"])["history"]) == 1
+        )
+
+    again = remediate(store, run_id, config, "cpu")
+    assert again["cached"] and again["run_id"] == result["run_id"]
+    assert any(r["mode"] == mode for r in load_remediations(store, run_id).values)
+
+
+def test_the_attacked_runs_id_does_not_depend_on_the_removal_field(attacked):
+    store, run_id = attacked
+    assert store.load_config(run_id).run_id() == run_id
+
+
+def test_a_detection_that_flags_nothing_is_refused(attacked, monkeypatch):
+    import heatclust_core.remediation as remediation
+
+    store, run_id = attacked
+    monkeypatch.setattr(
+        remediation,
+        "load_detection",
+        lambda *args: {"sample_index": [0, 1], "cluster_labels": [0, 0], "flagged_clusters": []},
+    )
+    with pytest.raises(ConfigError, match="flagged no sample"):
+        remediate(store, run_id, RemediateConfig(detect=DetectConfig(detector="raw")), "cpu")
