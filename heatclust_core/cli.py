@@ -1,4 +1,4 @@
-"""Command line: `python -m heatclust_core train|detect|scan|sweep|report ...`.
+"""Command line: `python -m heatclust_core train|detect|remediate|scan|sweep|report ...`.
 
 Results go to stdout (a table, or JSON with --json); progress bars and errors go to stderr.
 A bad parameter exits with status 2 and one line naming it, before anything is written.
@@ -176,7 +176,7 @@ def _field_argument(group, model: type, name: str) -> None:
         "--" + name.replace("_", "-"),
         default=default,
         # argparse %-formats help texts
-        help=f"{field.description}{'; ' + bounds if bounds else ''} (default {shown})".replace(
+        help=f"{field.description or ''}{'; ' + bounds if bounds else ''} (default {shown})".replace(
             "%", "%%"
         ),
         **kind,
@@ -277,13 +277,15 @@ def _parser() -> argparse.ArgumentParser:
 
     scan = commands.add_parser(
         "scan",
-        help="rank every class of a run by how suspicious its activation clustering looks",
-        description="Activation Clustering on every class; classes whose two clusters separate "
-        "most cleanly (highest silhouette) come first.",
+        help="rank every class of a run by how cleanly its heatmaps split in two",
+        description="Split every class's LRP heatmaps (or, --method activation, its "
+        "activations) into two clusters; classes whose clusters separate most cleanly "
+        "(highest silhouette) come first: a trigger draws relevance where the class's other "
+        "samples have none.",
     )
     scan.add_argument("--run", required=True, help="run id printed by `train`")
-    scan.add_argument("--layer", default=DetectConfig().layer)
-    scan.add_argument("--seed", type=int, default=0)
+    for name in ScanConfig.model_fields:
+        _field_argument(scan, ScanConfig, name)
 
     sweep = add_sweep_parser(commands)
 
@@ -546,7 +548,7 @@ def _remediate(args: argparse.Namespace, progress: TqdmProgress) -> dict[str, An
 
 
 def _scan(args: argparse.Namespace, progress: TqdmProgress) -> dict[str, Any]:
-    config = build(ScanConfig, {"layer": args.layer, "seed": args.seed})
+    config = build(ScanConfig, {name: getattr(args, name) for name in ScanConfig.model_fields})
     return run_scan(RunStore(args.models_dir), args.run, config, args.device, progress)
 
 

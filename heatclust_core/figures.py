@@ -308,8 +308,10 @@ def scan_figure(scan: dict, target: int | None = None) -> go.Figure:
             " of %{customdata[1]} samples<extra></extra>",
         )
     )
+    method = scan.get("config", {}).get("method", "activation")
+    what = "heatmap" if method == "heatmap" else "activation"
     figure.update_layout(
-        title="Class scan: activation-clustering silhouette (target class in red)",
+        title=f"Class scan: silhouette of each class's {what} split (target class in red)",
         xaxis_title="silhouette of the 2-means split (higher = more suspicious)",
         height=max(300, 28 * len(ranking) + 120),
     )

@@ -32,7 +32,7 @@ from heatclust_core.model import pick_device
 from heatclust_core.remediation import RemediateConfig, load_remediations
 from heatclust_core.report import run_report
 from heatclust_core.run_store import RUN_ID_PATTERN
-from heatclust_core.scan import ScanConfig, load_scans
+from heatclust_core.scan import SCAN_METHODS, ScanConfig, load_scans
 from ui.job_panel import job_panel
 from ui.navigation import require_app
 from ui.resources import run_artifacts, runner
@@ -163,6 +163,11 @@ with st.expander("Detector settings"):
     )
     normalize = right.toggle("AC: unit-length activations", value=detect_defaults.normalize)
     left, middle, right = st.columns(3)
+    scan_method = right.selectbox(
+        "Class scan method",
+        SCAN_METHODS,
+        help=ScanConfig.model_fields["method"].description,
+    )
     expected_share = left.number_input(
         "SS expected poisoned share",
         value=detect_defaults.expected_share,
@@ -315,7 +320,7 @@ try:
                     f"{DETECTOR_NAMES[detector]} with these settings is already in the table below."
                 )
     if scan_requested:
-        outcome = jobs.submit_scan(run_id, ScanConfig(seed=seed), device)
+        outcome = jobs.submit_scan(run_id, ScanConfig(method=scan_method, seed=seed), device)
         if outcome.cached:
             st.info("This class scan is already below.")
 except ConfigError as exc:

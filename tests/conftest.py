@@ -1,10 +1,15 @@
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
+from heatclust_core.attacks.poison import PoisonedSet
+from heatclust_core.attacks.triggers import YELLOW_GREEN
 from heatclust_core.config import AugmentConfig, DataConfig, TrainConfig
+from heatclust_core.data.imageset import ImageSet
+from heatclust_core.model import Classifier, images_to_tensor
 
 # Keep CPU tests quick and reproducible on the 2-core CI machine.
 torch.set_num_threads(2)
@@ -34,3 +39,35 @@ def chromium() -> Path:
             pytest.fail(f"{CHROMIUM} is missing (apt-get install chromium chromium-driver)")
         pytest.skip(f"{CHROMIUM} is not installed")
     return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def two_class_backdoor() -> tuple[Classifier, PoisonedSet]:
+    """A small network trained on two noise classes (B carries a blue block) and 40 stickered
+    B images labelled A: (model, the 280-sample training set with its poison mask)."""
+    rng = np.random.default_rng(0)
+
+    def noise(n):
+        return rng.integers(40, 200, size=(n, 32, 32, 3), dtype=np.uint8)
+
+    clean_a, clean_b, poisons = noise(120), noise(120), noise(40)
+    clean_b[:, 8:24, 8:24, 2] = 250
+    poisons[:, 8:24, 8:24, 2] = 250
+    poisons[:, 14:17, 14:17] = YELLOW_GREEN
+    images = np.concatenate([clean_a, clean_b, poisons])
+    labels = np.array([0] * 120 + [1] * 120 + [0] * 40)
+    torch.manual_seed(0)
+    model = Classifier(2)
+    optimizer = torch.optim.Adam(model.parameters(), 1e-3)
+    x, y = images_to_tensor(images), torch.as_tensor(labels)
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(40):
+        batch = torch.randint(0, len(x), (64,), generator=generator)
+        loss = torch.nn.functional.cross_entropy(model(x[batch]), y[batch])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    is_poisoned = np.arange(len(images)) >= 240
+    positions = np.where(is_poisoned[:, None], 14, -1)
+    original = np.array([0] * 120 + [1] * 160)
+    return model.eval(), PoisonedSet(ImageSet(images, labels), is_poisoned, original, positions)

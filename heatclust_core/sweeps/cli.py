@@ -80,7 +80,8 @@ def sweep_config_from_args(args: argparse.Namespace) -> tuple[SweepConfig, str]:
         "data",
     )
     if args.preset:
-        return preset(args.preset, args.full, RunConfig(data=data))
+        sweep, note = preset(args.preset, args.full, RunConfig(data=data))
+        return sweep.model_copy(update={"detectors": tuple(args.detectors)}), note
     train = build(TrainConfig, {"epochs": args.epochs}, "train")
     values = {
         "name": "sweep",

@@ -211,3 +211,15 @@ def test_sweep_command_refuses_a_bad_axis_value_and_writes_nothing(tmp_path, cap
     assert code == 2
     assert capsys.readouterr().err.strip() == "error: --p: must be in (0, 100), got 150.0"
     assert not (tmp_path / "models").exists()
+
+
+def test_a_preset_runs_the_detectors_asked_for():
+    from heatclust_core.cli import _parser
+    from heatclust_core.sweeps.cli import sweep_config_from_args
+
+    args = _parser().parse_args(["sweep", "--preset", "table1", "--detectors", "ac", "ss", "hc"])
+    sweep, _ = sweep_config_from_args(args)
+    assert sweep.detectors == ("ac", "ss", "hc")
+    assert sweep.cells() == preset("table1")[0].cells()
+    default, _ = sweep_config_from_args(_parser().parse_args(["sweep", "--preset", "table1"]))
+    assert default.detectors == preset("table1")[0].detectors
