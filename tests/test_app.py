@@ -18,6 +18,9 @@ from heatclust_core.jobs import JobRunner
 from heatclust_core.remediation import load_remediations
 from heatclust_core.run_store import RunStore
 
+# Drives the app (AppTest) over tiny runs trained by job processes: the slow tier.
+pytestmark = pytest.mark.slow
+
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 TIMEOUT_S = 300
 

@@ -28,6 +28,9 @@ PAGES = (
     "pages/compare.py",
     "pages/runs.py",
 )
+
+# Drives the app (AppTest) over tiny runs trained by job processes: the slow tier.
+pytestmark = pytest.mark.slow
 HEALTHY = ("a00000000001", "a00000000002")
 # One run per damaged file kind, named by the file.
 DAMAGED = {

@@ -12,6 +12,9 @@ from heatclust_core.errors import ConfigError, HeatClustError
 from heatclust_core.jobs import JobRunner
 from heatclust_core.scan import ScanConfig, load_scans
 
+# Starts job processes that train tiny networks: the slow tier.
+pytestmark = pytest.mark.slow
+
 TIMEOUT_S = 180
 
 

@@ -8,6 +8,9 @@ from heatclust_core.sweeps import run_sweep
 from heatclust_core.sweeps.executors import LocalExecutor, RayExecutor
 from tests.sweeps.test_sweeps import tiny_sweep
 
+# Starts a local Ray instance and trains tiny networks: the slow tier.
+pytestmark = pytest.mark.slow
+
 ray = pytest.importorskip("ray")
 
 
