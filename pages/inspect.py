@@ -210,7 +210,17 @@ def _gallery(models_dir: str, run_id: str, class_id: int, per_group: int, compos
 def _defence_section(detection: dict) -> None:
     """Remove the detection's flagged samples, train again, and compare (as jobs)."""
     st.subheader("Defence: remove what was flagged and train again")
-    detect_config = build(DetectConfig, DetectConfig().model_dump() | detection["config"])
+    # Results saved by older versions may lack newer fields or hold retired ones.
+    saved_settings = {
+        name: value
+        for name, value in detection["config"].items()
+        if name in DetectConfig.model_fields
+    }
+    try:
+        detect_config = build(DetectConfig, DetectConfig().model_dump() | saved_settings)
+    except ConfigError as exc:
+        st.caption(f"This detection's settings are no longer valid ({exc}); run it again.")
+        return
     left, right = st.columns([3, 1])
     mode = left.radio(
         "Mode",
