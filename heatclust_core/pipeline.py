@@ -13,7 +13,7 @@ import torch
 import heatclust_core
 from heatclust_core.attacks.poison import PoisonedSet, poison, poison_count
 from heatclust_core.config import AttackConfig, RunConfig
-from heatclust_core.data.imageset import ImageSet, stratified_split
+from heatclust_core.data.imageset import Dataset, ImageSet, stratified_split
 from heatclust_core.data.loading import class_names, load_dataset, pool_class_counts
 from heatclust_core.metrics import attack_metrics
 from heatclust_core.model import Classifier, count_parameters, pick_device
@@ -66,6 +66,31 @@ def surrogate_config(config: RunConfig) -> RunConfig:
     return config.model_copy(update={"attack": attack, "train": train, "removal": None})
 
 
+def _attacked_pool(
+    config: RunConfig,
+    dataset: Dataset,
+    store: RunStore,
+    device: str,
+    torch_device: torch.device,
+    progress: Progress,
+) -> tuple[PoisonedSet, str | None]:
+    """The pool poisoned by config.attack, and the surrogate run it took (PGD attacks)."""
+    surrogate, surrogate_run_id = None, None
+    if config.attack.uses_pgd:
+        clean = train_run(
+            surrogate_config(config),
+            store,
+            device,
+            lambda stage, fraction, message="": progress("surrogate", fraction, message),
+        )
+        surrogate_run_id = clean.run_id
+        surrogate = store.load_model(surrogate_run_id, torch_device)
+    progress("poison", 0.0, config.attack.kind)
+    poisoned = poison(dataset.pool, config.attack, dataset.n_classes, surrogate, torch_device)
+    progress("poison", 1.0, f"{int(poisoned.is_poisoned.sum())} samples poisoned")
+    return poisoned, surrogate_run_id
+
+
 def _cleaned_pool(
     config: RunConfig, store: RunStore, device: torch.device
 ) -> tuple[PoisonedSet, Classifier | None]:
@@ -104,23 +129,13 @@ def train_run(
     dataset = load_dataset(config.data)
     progress("data", 1.0, f"{len(dataset.pool)} pool / {len(dataset.test)} test images")
 
-    surrogate, surrogate_run_id, initial_model = None, None, None
+    surrogate_run_id, initial_model = None, None
     if config.removal is not None:
         poisoned, initial_model = _cleaned_pool(config, store, torch_device)
-    elif config.attack.uses_pgd:
-        clean = train_run(
-            surrogate_config(config),
-            store,
-            device,
-            lambda stage, fraction, message="": progress("surrogate", fraction, message),
+    else:
+        poisoned, surrogate_run_id = _attacked_pool(
+            config, dataset, store, device, torch_device, progress
         )
-        surrogate_run_id = clean.run_id
-        surrogate = store.load_model(surrogate_run_id, torch_device)
-
-    if config.removal is None:
-        progress("poison", 0.0, config.attack.kind)
-        poisoned = poison(dataset.pool, config.attack, dataset.n_classes, surrogate, torch_device)
-        progress("poison", 1.0, f"{int(poisoned.is_poisoned.sum())} samples poisoned")
 
     train_set, val_set = _split(poisoned.data, config)
     trained = train_classifier(

@@ -83,7 +83,11 @@ def cleaned_config(
 
 
 def exclusionary_reclassification(
-    detection: dict, predicted: np.ndarray, is_poisoned: np.ndarray, threshold: float
+    detection: dict,
+    predicted: np.ndarray,
+    is_poisoned: np.ndarray,
+    threshold: float,
+    class_names: list[str],
 ) -> list[dict]:
     """ART's ExRe per flagged cluster, from the cleaned network's predictions of its samples.
 
@@ -107,6 +111,7 @@ def exclusionary_reclassification(
                 "truly_poisoned": int(is_poisoned[in_cluster].sum()),
                 "own_label_share": own_share,
                 "suspected_source": suspected,
+                "suspected_source_name": class_names[suspected] if suspected is not None else None,
                 "verdict": "cleared" if own_share > threshold else "confirmed",
             }
         )
@@ -148,13 +153,12 @@ def remediate(
         model = store.load_model(cleaned.run_id, torch_device)
         predicted = predict(model, pool.data.images[sample_index], torch_device)
         exre = exclusionary_reclassification(
-            detection, predicted, pool.is_poisoned[sample_index], config.exre_threshold
+            detection,
+            predicted,
+            pool.is_poisoned[sample_index],
+            config.exre_threshold,
+            before["class_names"],
         )
-        for verdict in exre:
-            source = verdict["suspected_source"]
-            verdict["suspected_source_name"] = (
-                before["class_names"][source] if source is not None else None
-            )
     result = {
         "run_id": cleaned.run_id,
         "source_run": run_id,

@@ -40,9 +40,11 @@ def test_exre_clears_a_cluster_the_cleaned_network_gives_its_own_label():
     detection = {"class": 2, "cluster_labels": [0, 0, 0, 1, 1, 1, 1], "flagged_clusters": [0, 1]}
     predicted = np.array([2, 2, 1, 4, 4, 4, 2])
     truth = np.array([0, 0, 0, 1, 1, 1, 0], dtype=bool)
-    first, second = exclusionary_reclassification(detection, predicted, truth, 0.5)
+    names = ["a", "b", "c", "d", "e"]
+    first, second = exclusionary_reclassification(detection, predicted, truth, 0.5, names)
     assert first["verdict"] == "cleared" and first["own_label_share"] == pytest.approx(2 / 3)
     assert second["verdict"] == "confirmed" and second["suspected_source"] == 4
+    assert second["suspected_source_name"] == "e" and first["suspected_source_name"] == "b"
     assert (second["size"], second["truly_poisoned"]) == (4, 3)
 
 

@@ -101,12 +101,14 @@ def reduce_features(features: np.ndarray, reducer: str, n_components: int, seed:
     if varying.shape[1] == 0 or len(varying) < 2:
         # Nothing varies: every sample is alike, and one zero component says so.
         return np.zeros((len(features), 1))
-    singular = np.linalg.svd(varying - varying.mean(axis=0), compute_uv=False)
+    # One PCA gives both the components and, from their singular values, the rank among them.
+    pca = PCA(n_components=min(n_components, *varying.shape), random_state=seed)
+    projected = pca.fit_transform(varying)
+    singular = pca.singular_values_
     rank = max(1, int(np.sum(singular > singular[0] * 1e-7)))
-    n = min(n_components, rank)
     if reducer == "pca":
-        return PCA(n_components=n, random_state=seed).fit_transform(varying)
+        return projected[:, :rank]
     # ART's FastICA settings (max_iter 1000, tol 0.005); the seed makes it reproducible.
     return FastICA(
-        n_components=n, random_state=seed, max_iter=1000, tol=0.005, whiten="unit-variance"
+        n_components=rank, random_state=seed, max_iter=1000, tol=0.005, whiten="unit-variance"
     ).fit_transform(varying)
