@@ -4,6 +4,7 @@ import streamlit as st
 
 from heatclust_core import settings
 from heatclust_core.model import device_description
+from ui import example
 from ui.navigation import app_pages, mark_app_ran
 
 st.set_page_config(page_title="HeatClust", page_icon=":material/bug_report:", layout="wide")
@@ -13,4 +14,5 @@ folders = settings.current()
 st.sidebar.caption(f"Data: embedded synthetic set (or GTSRB) in `{folders.data_dir}`")
 st.sidebar.caption(f"Runs: `{folders.models_dir}` · jobs: `{folders.state_dir}`")
 st.sidebar.caption(f"Device: {device_description()}")
+example.sidebar_toggle()
 navigation.run()

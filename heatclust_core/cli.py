@@ -39,6 +39,7 @@ from heatclust_core.detectors.base import REDUCERS
 from heatclust_core.detectors.flagging import FLAG_RULES
 from heatclust_core.detectors.spectral import SS_MULTIPLIER
 from heatclust_core.errors import ConfigError, DatasetError, HeatClustError, RunNotFoundError
+from heatclust_core.example import build_example, check_example, default_plan, read_manifest
 from heatclust_core.explain.lrp import COMPOSITE_NAMES
 from heatclust_core.pipeline import train_run
 from heatclust_core.remediation import RemediateConfig, remediate
@@ -301,13 +302,46 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument("--sweep", help="sweep id (see models/sweeps/)")
     report.add_argument("--out", required=True, type=Path, help="the HTML file to write")
 
-    for sub in (train, detect, remediate, scan, sweep, report):
+    example = commands.add_parser(
+        "example",
+        help="the shipped example: show it, check it against the code, or rebuild it",
+        description="The example the app opens on (the default run with every detector and "
+        "the class scan, and sweeps over p and amp). Without options: what it holds. --check "
+        "regenerates the data and verifies that the shipped weights give the stored rates, "
+        "the stored detections follow from their labels and the ids are the current defaults'. "
+        "--rebuild computes it again from the current defaults in --work-dir (its cached runs "
+        "are reused; delete it to start from nothing) and replaces --example-dir in one step.",
+    )
+    action = example.add_mutually_exclusive_group()
+    action.add_argument("--rebuild", action="store_true", help="compute and replace it")
+    action.add_argument("--check", action="store_true", help="verify it against the code")
+    current = settings.current()
+    example.add_argument(
+        "--example-dir",
+        type=Path,
+        default=current.example_dir,
+        help="the example folder (default: $HEATCLUST_EXAMPLE_DIR or example)",
+    )
+    example.add_argument(
+        "--work-dir",
+        type=Path,
+        default=current.state_dir / "example-build",
+        help="the scratch run store of --rebuild (default: state/example-build)",
+    )
+    example.add_argument(
+        "--data-dir",
+        default=str(current.data_dir),
+        help="where the synthetic set is cached (default: $HEATCLUST_DATA_DIR or data)",
+    )
+
+    for sub in (train, detect, remediate, scan, sweep, report, example):
         sub.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
         sub.add_argument("--quiet", action="store_true", help="no progress bars")
         if sub is not train:
             sub.add_argument(
                 "--device", default="auto", help="auto (CUDA when present), cpu or cuda"
             )
+        if sub not in (train, example):
             _add_models_dir(sub)
     return parser
 
@@ -566,6 +600,33 @@ def _report(args: argparse.Namespace, progress: TqdmProgress) -> dict[str, Any]:
     return {"out": str(args.out), "bytes": len(text.encode()), "run": args.run, "sweep": args.sweep}
 
 
+def _example(args: argparse.Namespace, progress: TqdmProgress) -> dict[str, Any]:
+    base = RunConfig(data=build(DataConfig, {"data_dir": args.data_dir}, "data"))
+    plan = default_plan(base)
+    if args.rebuild:
+        manifest = build_example(args.example_dir, args.work_dir, plan, args.device, progress)
+        return {"action": "rebuild", "example_dir": str(args.example_dir), **manifest}
+    if args.check:
+        problems = check_example(args.example_dir, args.data_dir, plan, args.device)
+        return {"action": "check", "example_dir": str(args.example_dir), "problems": problems}
+    manifest = read_manifest(args.example_dir)
+    if manifest is None:
+        raise ConfigError("example_dir", f"no example in {args.example_dir}: --rebuild makes one")
+    return {"action": "show", "example_dir": str(args.example_dir), **manifest}
+
+
+def _print_example(result: dict[str, Any]) -> None:
+    if result["action"] == "check":
+        problems = result["problems"]
+        print(f"example in {result['example_dir']}: " + ("consistent" if not problems else ""))
+        for problem in problems:
+            print(f"  {problem}")
+        return
+    seconds = ", ".join(f"{k} {v:.0f} s" for k, v in result["seconds"].items())
+    print(f"example in {result['example_dir']}, built {result['built']} ({seconds})")
+    print(f"  run {result['main_run']}; sweeps {', '.join(result['sweeps'])}")
+
+
 def _print_report(result: dict[str, Any]) -> None:
     print(f"wrote {result['out']} ({result['bytes'] / 1e6:.1f} MB)")
 
@@ -625,6 +686,7 @@ _COMMANDS = {
     "scan": (_scan, _print_scan),
     "sweep": (run_sweep_command, print_sweep),
     "report": (_report, _print_report),
+    "example": (_example, _print_example),
 }
 
 
@@ -655,4 +717,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(result, indent=2))
     else:
         show(result)
-    return 0
+    return 1 if result.get("problems") else 0

@@ -195,6 +195,8 @@ def run_detection(
         "seconds": {**detector.seconds_, "total": time.perf_counter() - started},
         "config": config.model_dump(),
         "sample_index": members.tolist(),
+        # The ground truth travels with the result, so it is drawn without the training set.
+        "sample_poisoned": train_set.is_poisoned[members].astype(int).tolist(),
         "cluster_labels": detector.labels_.tolist(),
         "embedding": np.asarray(detector.embedding_, dtype=float).round(6).tolist(),
         "embedding_axes": _embedding_axes(config),
@@ -223,7 +225,14 @@ def detection_path(store: RunStore, run_id: str, config: DetectConfig) -> Path:
 
 # Per-sample arrays of saved results: kept in the run folder, left out of printed summaries
 # and of the job registry.
-SAMPLE_FIELDS = ("sample_index", "cluster_labels", "embedding", "mds", "removed_index")
+SAMPLE_FIELDS = (
+    "sample_index",
+    "sample_poisoned",
+    "cluster_labels",
+    "embedding",
+    "mds",
+    "removed_index",
+)
 
 
 def without_sample_fields(result: dict) -> dict:

@@ -122,6 +122,29 @@ def detector_table(detections: Sequence[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def detector_bars(detections: Sequence[dict]) -> go.Figure:
+    """ACC, TPR and TNR of each detection side by side (fractions), one group per rate."""
+    figure = go.Figure()
+    for d in detections:
+        figure.add_trace(
+            go.Bar(
+                name=DETECTOR_NAMES.get(d["detector"], d["detector"]),
+                x=["accuracy", "poisons found (TPR)", "clean kept (TNR)"],
+                y=[d["acc"], d["tpr"], d["tnr"]],
+                text=[f"{v:.2f}" for v in (d["acc"], d["tpr"], d["tnr"])],
+                textposition="outside",
+            )
+        )
+    figure.update_layout(
+        barmode="group",
+        yaxis={"range": [0, 1.1], "title": "fraction"},
+        height=340,
+        margin={"t": 30, "b": 30},
+        legend={"orientation": "h"},
+    )
+    return figure
+
+
 def _settings(config: dict) -> str:
     # Results saved by older versions may lack newer fields: fill in today's defaults.
     config = DetectConfig().model_dump() | config
@@ -140,17 +163,23 @@ def _settings(config: dict) -> str:
     return f"k={config['k']}, {config['flag_rule']}; {text}"
 
 
-def detection_points(detection: dict, is_poisoned: np.ndarray) -> pd.DataFrame:
+def detection_points(detection: dict, is_poisoned: np.ndarray | None = None) -> pd.DataFrame:
     """Per sample of a detection: sample id, cluster, ground truth, flagged, and the saved
-    2-D coordinates (x, y), plus MDS coordinates (mds_x, mds_y) where HC made them."""
+    2-D coordinates (x, y), plus MDS coordinates (mds_x, mds_y) where HC made them. The ground
+    truth is the pool's (N,) `is_poisoned`, or without it the detection's own copy."""
     index = np.asarray(detection["sample_index"])
     clusters = np.asarray(detection["cluster_labels"])
     embedding = np.asarray(detection["embedding"], dtype=float)
+    truth = (
+        np.asarray(detection["sample_poisoned"], dtype=bool)
+        if is_poisoned is None
+        else is_poisoned[index]
+    )
     frame = pd.DataFrame(
         {
             "sample": index,
             "cluster": clusters,
-            "truth": np.where(is_poisoned[index], "poisoned", "clean"),
+            "truth": np.where(truth, "poisoned", "clean"),
             "flagged": np.isin(clusters, detection["flagged_clusters"]),
             "x": embedding[:, 0],
             "y": embedding[:, 1] if embedding.shape[1] > 1 else 0.0,

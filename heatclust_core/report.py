@@ -120,6 +120,12 @@ def run_report(store: RunStore, run_id: str, gallery_size: int = 6) -> str:
     metrics = store.load_metrics(run_id)
     attack, names = config.attack, metrics["class_names"]
     page = _Page(f"HeatClust report: run {run_id}")
+    if store.read_only:
+        page.text(
+            "The example shipped with HeatClust, built from its default settings by "
+            "`python -m heatclust_core example --rebuild`.",
+            css="meta",
+        )
     page.text(
         f"{attack.kind} attack, source {attack.source} {names[attack.source]} → target "
         f"{attack.target} {names[attack.target]}, p={attack.p:g}%, s={attack.sticker_size}"

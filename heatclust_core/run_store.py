@@ -3,6 +3,10 @@
 A folder holds model.safetensors, config.json, metrics.json and train_set.npz (the attacked
 pool and its ground-truth mask). It is assembled in a hidden temporary folder and renamed into
 place in one step, so a run folder is either complete or absent.
+
+A read-only store (the shipped example, see example.py) may also hold runs without their
+network and training set, whose results only are kept, and training sets that keep the images
+of some samples only (`image_index`).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import uuid
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import torch
 from pydantic import ValidationError
 from safetensors import SafetensorError
@@ -28,7 +33,7 @@ from safetensors.torch import load_file, save
 from heatclust_core.attacks.poison import PoisonedSet
 from heatclust_core.config import RunConfig
 from heatclust_core.data.imageset import ImageSet
-from heatclust_core.errors import DamagedFileError, RunNotFoundError
+from heatclust_core.errors import DamagedFileError, RunNotFoundError, StorageError
 from heatclust_core.model import Classifier
 from heatclust_core.storage import (
     TEMPORARY_SUFFIX,
@@ -44,6 +49,8 @@ CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.json"
 TRAIN_SET_FILE = "train_set.npz"
 _REQUIRED = (MODEL_FILE, CONFIG_FILE, METRICS_FILE, TRAIN_SET_FILE)
+# What a run folder of a read-only store needs at least: the results without the network.
+_RESULTS = (CONFIG_FILE, METRICS_FILE)
 # Run ids are 12 hex digits (RunConfig.run_id); other folders here (sweeps/) are not runs.
 RUN_ID_PATTERN = re.compile(r"[0-9a-f]{12}")
 # What pages and reports read of every run's files; a file without them is damaged.
@@ -52,8 +59,10 @@ TRAIN_SET_ARRAYS = ("images", "labels", "is_poisoned", "original_labels", "trigg
 
 
 class RunStore:
-    def __init__(self, root: str | Path = "models"):
+    def __init__(self, root: str | Path = "models", *, read_only: bool = False):
         self.root = Path(root)
+        self.read_only = read_only
+        self._required = _RESULTS if read_only else _REQUIRED
 
     def path(self, run_id: str) -> Path:
         return self.root / run_id
@@ -64,7 +73,13 @@ class RunStore:
 
     def _complete(self, run_id: str) -> bool:
         folder = self.path(run_id)
-        return all((folder / name).is_file() for name in _REQUIRED)
+        return all((folder / name).is_file() for name in self._required)
+
+    def has_network(self, run_id: str) -> bool:
+        """Whether the run keeps its weights and training set (a read-only store's sweep cells
+        keep their results only)."""
+        folder = self.path(run_id)
+        return (folder / MODEL_FILE).is_file() and (folder / TRAIN_SET_FILE).is_file()
 
     def folders(self) -> list[str]:
         """Every run folder, finished or not, damaged or not (hidden working folders aside)."""
@@ -94,11 +109,16 @@ class RunStore:
         arrays. Cached per file size and modification time, so pages can ask on every rerun.
         """
         folder = self.path(run_id)
+        missing = [name for name in self._required if not (folder / name).is_file()]
+        if missing:
+            return f"unfinished or damaged: no {', '.join(missing)}"
         try:
-            signature = tuple(_signature(folder / name) for name in _REQUIRED)
-        except FileNotFoundError:
-            missing = [name for name in _REQUIRED if not (folder / name).is_file()]
-            return f"unfinished or damaged: no {', '.join(missing)}" if missing else None
+            signature = tuple(
+                _signature(folder / name) if (folder / name).is_file() else None
+                for name in _REQUIRED
+            )
+        except FileNotFoundError:  # deleted meanwhile
+            return "unfinished or damaged: a file vanished while it was read"
         return _check_folder(str(folder), signature)
 
     def save(
@@ -109,6 +129,8 @@ class RunStore:
         metrics: dict,
         poisoned: PoisonedSet,
     ) -> Path:
+        self._writable()
+
         def fill(staging: Path) -> None:
             state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
             # save() then our write: safetensors' save_file makes its files private (0600).
@@ -132,6 +154,7 @@ class RunStore:
     def import_archive(self, run_id: str, archive: bytes) -> bool:
         """Add a run folder packed as a tar.gz (from a remote worker), atomically; False if the
         run was already here. Refuses archives with paths outside the folder."""
+        self._writable()
         if self.exists(run_id):
             return False
 
@@ -166,6 +189,7 @@ class RunStore:
 
     def delete(self, run_id: str) -> bool:
         """Remove a run folder: renamed away in one step first, so it vanishes whole."""
+        self._writable()
         folder = self.path(run_id)
         if not folder.is_dir():
             return False
@@ -177,7 +201,7 @@ class RunStore:
     def remove_leftovers(self, older_than_s: float = 3600.0) -> list[Path]:
         """Delete staging and deleting folders and temporary files that a killed process left,
         if older than `older_than_s` (younger ones may belong to a process still running)."""
-        if not self.root.is_dir():
+        if self.read_only or not self.root.is_dir():
             return []
         cutoff = time.time() - older_than_s
         removed = []
@@ -190,6 +214,10 @@ class RunStore:
                 shutil.rmtree(path, ignore_errors=True)
                 removed.append(path)
         return removed
+
+    def _writable(self) -> None:
+        if self.read_only:
+            raise StorageError(self.root, "this store is read-only (the shipped example)")
 
     def _require(self, run_id: str) -> Path:
         """The run's folder; RunNotFoundError if it is not complete, DamagedFileError naming
@@ -209,7 +237,7 @@ class RunStore:
         return read_json_object(self._require(run_id) / METRICS_FILE, METRICS_KEYS)
 
     def load_model(self, run_id: str, device: torch.device | str = "cpu") -> Classifier:
-        path = self._require(run_id) / MODEL_FILE
+        path = self._require_network(run_id) / MODEL_FILE
         try:
             state = load_file(str(path))
             model = Classifier(int(state["net.fc2.weight"].shape[0]))
@@ -220,14 +248,49 @@ class RunStore:
             raise DamagedFileError(path, str(exc).splitlines()[0][:200]) from exc
         return model.to(device).eval()
 
+    def _require_network(self, run_id: str) -> Path:
+        folder = self._require(run_id)
+        if not self.has_network(run_id):
+            raise RunNotFoundError(
+                f"{self.root} keeps the results of run {run_id} only, not its network"
+            )
+        return folder
+
     def load_train_set(self, run_id: str) -> PoisonedSet:
-        arrays = read_npz(self._require(run_id) / TRAIN_SET_FILE, TRAIN_SET_ARRAYS)
+        path = self._require_network(run_id) / TRAIN_SET_FILE
+        arrays = read_npz(path, TRAIN_SET_ARRAYS)
+        images, available = arrays["images"], None
+        if "image_index" in arrays:  # only some images kept: the others are zeros
+            kept = arrays["image_index"]
+            n = len(arrays["labels"])
+            if len(kept) != len(images) or (len(kept) and not 0 <= kept.min() <= kept.max() < n):
+                raise DamagedFileError(path, "image_index does not match its images")
+            images = np.zeros((n, *arrays["images"].shape[1:]), dtype=arrays["images"].dtype)
+            images[kept] = arrays["images"]
+            available = np.zeros(n, dtype=bool)
+            available[kept] = True
         return PoisonedSet(
-            ImageSet(arrays["images"], arrays["labels"]),
+            ImageSet(images, arrays["labels"]),
             arrays["is_poisoned"].astype(bool),
             arrays["original_labels"],
             arrays["trigger_positions"],
+            available,
         )
+
+
+def write_partial_train_set(path: Path, poisoned: PoisonedSet, keep: np.ndarray) -> None:
+    """Write `poisoned` to `path` keeping the images of the samples `keep` (indices) only:
+    the shipped example's form of train_set.npz (the pool's images do not compress)."""
+    keep = np.asarray(np.sort(keep), dtype=np.int64)
+    write_npz(
+        path,
+        images=poisoned.data.images[keep],
+        image_index=keep,
+        labels=poisoned.data.labels,
+        is_poisoned=poisoned.is_poisoned,
+        original_labels=poisoned.original_labels,
+        trigger_positions=poisoned.trigger_positions,
+    )
 
 
 def _n_classes(model: Classifier) -> int:
@@ -255,12 +318,15 @@ def _check_folder(folder: str, signature: tuple) -> str | None:
 
 
 def _damage(base: Path) -> DamagedFileError | None:
-    """The first damaged file of a complete run folder, as the error to raise; None if none."""
+    """The first damaged file of a complete run folder, as the error to raise; None if none.
+    The network's files are checked where they are there (a results-only run lacks them)."""
     try:
         _read_config(base / CONFIG_FILE)
         read_json_object(base / METRICS_FILE, METRICS_KEYS)
-        _check_safetensors(base / MODEL_FILE)
-        _check_npz(base / TRAIN_SET_FILE, TRAIN_SET_ARRAYS)
+        if (base / MODEL_FILE).is_file():
+            _check_safetensors(base / MODEL_FILE)
+        if (base / TRAIN_SET_FILE).is_file():
+            _check_npz(base / TRAIN_SET_FILE, TRAIN_SET_ARRAYS)
     except DamagedFileError as exc:
         return exc
     return None
@@ -307,4 +373,4 @@ def _check_npz(path: Path, required: tuple[str, ...]) -> None:
         raise DamagedFileError(path, f"no array {', '.join(missing)}")
 
 
-__all__ = ["RunStore"]
+__all__ = ["RunStore", "write_partial_train_set"]

@@ -17,6 +17,7 @@ from heatclust_core.sweeps import PRESETS, SweepConfig, preset
 from heatclust_core.sweeps.figures import per_class_asr_sweep_figure, rate_figures
 from heatclust_core.sweeps.runner import load_sweeps, sweep_record
 from heatclust_core.sweeps.tables import paper_layout, sweep_table
+from ui import example
 from ui.job_panel import job_panel
 from ui.navigation import require_app
 from ui.resources import runner
@@ -51,11 +52,19 @@ st.caption(
     "detection, so an interrupted sweep resumes where it stopped."
 )
 jobs = runner()
-store = jobs.store
-saved_sweeps = load_sweeps(store)
-records = saved_sweeps.values
-for damaged in saved_sweeps.damaged:
-    st.warning(str(damaged), icon=":material/broken_image:")
+own_store = jobs.store
+# Picker key -> (record, the store its runs live in): the user's sweeps, then the example's.
+by_key = {}
+for sweep_store in (own_store, example.store()):
+    if sweep_store is None:
+        continue
+    saved_sweeps = load_sweeps(sweep_store)
+    for damaged in saved_sweeps.damaged:
+        st.warning(str(damaged), icon=":material/broken_image:")
+    for saved in saved_sweeps.values:
+        key = example.key(saved["sweep_id"]) if sweep_store.read_only else saved["sweep_id"]
+        by_key[key] = (saved, sweep_store)
+records = [record for record, _ in by_key.values()]
 data_dir = str(settings.current().data_dir)
 
 with st.expander("Start a sweep", expanded=not records):
@@ -122,17 +131,25 @@ if not records:
     st.info("No sweep yet: start one above.")
     st.stop()
 
-by_id = {record["sweep_id"]: record for record in records}
-sweep_id = st.selectbox(
-    "Sweep",
-    list(by_id),
-    format_func=lambda i: (
-        f"{by_id[i]['name']} · {i} · "
-        f"{sum(c is not None for c in by_id[i]['cells'])}/{len(by_id[i]['cells'])} cells"
-    ),
-)
+
+def _sweep_label(key: str) -> str:
+    saved, sweep_store = by_key[key]
+    done = sum(c is not None for c in saved["cells"])
+    return ("Example · " if sweep_store.read_only else "") + (
+        f"{saved['name']} · {saved['sweep_id']} · {done}/{len(saved['cells'])} cells"
+    )
+
+
+picked = st.selectbox("Sweep", list(by_key), format_func=_sweep_label)
+sweep_id = by_key[picked][0]["sweep_id"]
+store = by_key[picked][1]
+if store.read_only:
+    st.caption(
+        "The shipped example (read-only), built by `python -m heatclust_core example "
+        "--rebuild` from the default settings; the sidebar hides it.",
+    )
 try:
-    sweep = SweepConfig.model_validate(by_id[sweep_id]["config"])
+    sweep = SweepConfig.model_validate(by_key[picked][0]["config"])
     record = sweep_record(sweep, store)  # fresh from the run store: cells finished since count
 except (ValidationError, HeatClustError) as exc:
     st.error(f"Sweep {sweep_id} cannot be shown: {str(exc).splitlines()[0]}")
@@ -191,7 +208,7 @@ index = next(
 cell, summary = resolve(cells[index]), record["cells"][index]
 if summary is None:
     st.info("This cell is not computed yet.")
-    if st.button("Queue this cell", key="queue-cell"):
+    if not store.read_only and st.button("Queue this cell", key="queue-cell"):
         single = sweep.model_copy(
             update={
                 "kinds": (cell.attack.kind,),
@@ -222,7 +239,9 @@ else:
         "pages/inspect.py",
         label=f"Inspect run {summary['run_id']}",
         icon=":material/insights:",
-        query_params={"run": summary["run_id"]},
+        query_params={
+            "run": example.key(summary["run_id"]) if store.read_only else summary["run_id"]
+        },
     )
 preview = attack_preview(cell.data, cell.attack, n=6)
 if preview is not None:

@@ -1,5 +1,6 @@
 """Inspect a finished run: attack success, detectors, heatmaps, point clouds and clusters."""
 
+import numpy as np
 import streamlit as st
 
 from heatclust_core.catalog import run_label, run_rows
@@ -31,8 +32,9 @@ from heatclust_core.figures import (
 from heatclust_core.model import pick_device
 from heatclust_core.remediation import RemediateConfig, load_remediations
 from heatclust_core.report import run_report
-from heatclust_core.run_store import RUN_ID_PATTERN
+from heatclust_core.run_store import RUN_ID_PATTERN, RunStore
 from heatclust_core.scan import SCAN_METHODS, ScanConfig, load_scans
+from ui import example
 from ui.job_panel import job_panel
 from ui.navigation import require_app
 from ui.resources import run_artifacts, runner
@@ -44,40 +46,61 @@ require_app()
 
 st.title("Inspect")
 jobs = runner()
-store = jobs.store
-rows = run_rows(store)
-if not rows:
+own_store = jobs.store
+shipped = example.store()
+# Picker key -> (catalog row, the store it lives in): the user's runs (newest first), then the
+# example's (its main run first).
+by_key = {row["run"]: (row, own_store) for row in run_rows(own_store)}
+if shipped is not None:
+    main_run = (example.manifest() or {}).get("main_run")
+    for row in sorted(run_rows(shipped), key=lambda r: r["run"] != main_run):
+        by_key[example.key(row["run"])] = (row, shipped)
+if not by_key:
     st.info("No finished runs yet. Train one first.")
     st.page_link("pages/attack.py", label="Attack & train", icon=":material/science:")
     st.stop()
 
-by_id = {row["run"]: row for row in rows}
 wanted = st.query_params.get("run")
-if wanted and not RUN_ID_PATTERN.fullmatch(wanted):
+if wanted and not RUN_ID_PATTERN.fullmatch(example.split_key(wanted)[0]):
     # Never echoed: a crafted link must not put its text (or markdown) on the page.
     st.warning("The link's run parameter is not a run id (12 hex digits); showing the newest run.")
     wanted = None
-elif wanted and wanted not in by_id:
-    problem = store.problem(wanted) if store.path(wanted).is_dir() else None
+elif wanted and wanted not in by_key:
+    problem = own_store.problem(wanted) if own_store.path(wanted).is_dir() else None
     if problem:
         st.warning(
             f"Run {wanted} cannot be opened ({problem}); the Runs page deletes it. "
             "Showing the newest run."
         )
     else:
-        st.warning(f"Run {wanted} is not (or no longer) in {store.root}; showing the newest run.")
-run_id = st.selectbox(
+        st.warning(
+            f"Run {wanted} is not (or no longer) in {own_store.root}, nor a shown example; "
+            "showing the newest run."
+        )
+picked = st.selectbox(
     "Run",
-    list(by_id),
-    index=list(by_id).index(wanted) if wanted in by_id else 0,
-    format_func=lambda r: run_label(by_id[r]),
+    list(by_key),
+    index=list(by_key).index(wanted) if wanted in by_key else 0,
+    format_func=lambda k: (
+        ("Example · " if example.split_key(k)[1] else "") + run_label(by_key[k][0])
+    ),
 )
-st.query_params["run"] = run_id
+st.query_params["run"] = picked
+run_id, is_example = example.split_key(picked)
+store = by_key[picked][1]
+if is_example:
+    st.info(
+        "The shipped example (read-only): computed by `python -m heatclust_core example "
+        "--rebuild` from the default settings. Train a configuration on the Attack & train "
+        "page to run detectors of your own; the sidebar hides the example.",
+        icon=":material/auto_stories:",
+    )
 
 try:
     config = store.load_config(run_id)
     metrics = store.load_metrics(run_id)
-    model, train_set = run_artifacts(run_id)
+    has_network = store.has_network(run_id)
+    model, train_set = run_artifacts(run_id, store) if has_network else (None, None)
 except RunNotFoundError:
     st.warning(f"Run {run_id} was deleted while this page was open.")
     st.stop()
@@ -108,20 +131,21 @@ cells[2].metric("MASR", f"{metrics['masr']:.4f}", help="Mean ASR over all classe
 cells[3].metric("Poisoned samples", metrics["n_poisoned"])
 cells[4].metric(
     "Training",
-    f"{metrics['train_seconds']:.0f} s",
+    f"{metrics.get('train_seconds') or 0:.0f} s",
     help=f"on {metrics['device']}, in {metrics.get('train_precision', 'float32')}",
 )
 st.plotly_chart(
     per_class_asr_figure(metrics, attack.source, attack.target, attack.kind), key="asr-chart"
 )
-st.download_button(
-    "HTML report of this run",
-    lambda: run_report(store, run_id),
-    f"heatclust-{run_id}.html",
-    "text/html",
-    icon=":material/download:",
-    key="run-report",
-)
+if has_network:
+    st.download_button(
+        "HTML report of this run",
+        lambda: run_report(store, run_id),
+        f"heatclust-{run_id}.html",
+        "text/html",
+        icon=":material/download:",
+        key="run-report",
+    )
 with st.expander("Training curve, configuration and versions"):
     st.plotly_chart(training_history_figure(metrics["history"]), key="history-chart")
     st.json({"run_id": run_id, "config": config.model_dump(), "versions": metrics.get("versions")})
@@ -133,50 +157,51 @@ suspicious = st.selectbox(
     index=attack.target,
     format_func=lambda c: f"{c} · {names[c]}" + (" (target)" if c == attack.target else ""),
 )
-detect_defaults = DetectConfig()
-with st.expander("Detector settings"):
-    left, middle, right = st.columns(3)
-    k = left.number_input("Clusters k", value=detect_defaults.k, step=1)
-    flag_rule = middle.selectbox("Flag rule", FLAG_RULES)
-    seed = right.number_input("Seed", value=detect_defaults.seed, step=1, key="detector-seed")
-    left, middle, right = st.columns(3)
-    relevance_share = left.number_input(
-        "HC relevance share", value=detect_defaults.relevance_share, step=0.01
-    )
-    epsilon = middle.number_input(
-        "HC entropic epsilon", value=detect_defaults.epsilon, step=0.001, format="%.4f"
-    )
-    mds_samples = right.number_input(
-        "HC samples in the MDS picture",
-        value=detect_defaults.mds_samples,
-        step=10,
-        help="Costs M²/2 GW problems.",
-    )
-    left, middle, right = st.columns(3)
-    composite = left.selectbox("HC LRP composite", COMPOSITES)
-    reducer = middle.selectbox(
-        "Raw / AC reducer",
-        REDUCERS,
-        index=REDUCERS.index(detect_defaults.reducer),
-        format_func=str.upper,
-        help=DetectConfig.model_fields["reducer"].description,
-    )
-    normalize = right.toggle("AC: unit-length activations", value=detect_defaults.normalize)
-    left, middle, right = st.columns(3)
-    scan_method = right.selectbox(
-        "Class scan method",
-        SCAN_METHODS,
-        help=ScanConfig.model_fields["method"].description,
-    )
-    expected_share = left.number_input(
-        "SS expected poisoned share",
-        value=detect_defaults.expected_share,
-        step=0.01,
-        help=DetectConfig.model_fields["expected_share"].description,
-    )
-    device = st.selectbox(
-        "Device", ["auto", "cpu"] + (["cuda"] if pick_device().type == "cuda" else [])
-    )
+if not store.read_only:
+    detect_defaults = DetectConfig()
+    with st.expander("Detector settings"):
+        left, middle, right = st.columns(3)
+        k = left.number_input("Clusters k", value=detect_defaults.k, step=1)
+        flag_rule = middle.selectbox("Flag rule", FLAG_RULES)
+        seed = right.number_input("Seed", value=detect_defaults.seed, step=1, key="detector-seed")
+        left, middle, right = st.columns(3)
+        relevance_share = left.number_input(
+            "HC relevance share", value=detect_defaults.relevance_share, step=0.01
+        )
+        epsilon = middle.number_input(
+            "HC entropic epsilon", value=detect_defaults.epsilon, step=0.001, format="%.4f"
+        )
+        mds_samples = right.number_input(
+            "HC samples in the MDS picture",
+            value=detect_defaults.mds_samples,
+            step=10,
+            help="Costs M²/2 GW problems.",
+        )
+        left, middle, right = st.columns(3)
+        composite = left.selectbox("HC LRP composite", COMPOSITES)
+        reducer = middle.selectbox(
+            "Raw / AC reducer",
+            REDUCERS,
+            index=REDUCERS.index(detect_defaults.reducer),
+            format_func=str.upper,
+            help=DetectConfig.model_fields["reducer"].description,
+        )
+        normalize = right.toggle("AC: unit-length activations", value=detect_defaults.normalize)
+        left, middle, right = st.columns(3)
+        scan_method = right.selectbox(
+            "Class scan method",
+            SCAN_METHODS,
+            help=ScanConfig.model_fields["method"].description,
+        )
+        expected_share = left.number_input(
+            "SS expected poisoned share",
+            value=detect_defaults.expected_share,
+            step=0.01,
+            help=DetectConfig.model_fields["expected_share"].description,
+        )
+        device = st.selectbox(
+            "Device", ["auto", "cpu"] + (["cuda"] if pick_device().type == "cuda" else [])
+        )
 
 
 def _detect_config(detector: str) -> DetectConfig:
@@ -200,8 +225,10 @@ def _detect_config(detector: str) -> DetectConfig:
 
 
 @st.cache_data(show_spinner="Computing LRP heatmaps...", max_entries=32)
-def _gallery(models_dir: str, run_id: str, class_id: int, per_group: int, composite: str):
-    model, train_set = run_artifacts(run_id)
+def _gallery(
+    models_dir: str, read_only: bool, run_id: str, class_id: int, per_group: int, composite: str
+):
+    model, train_set = run_artifacts(run_id, RunStore(models_dir, read_only=read_only))
     return heatmap_gallery(
         model, train_set, class_id, per_group, LRPOptions(composite=composite), pick_device()
     )
@@ -311,33 +338,34 @@ def _draw_remediation(remediation: dict) -> None:
     )
 
 
-buttons = st.columns(5)
-requests = {
-    "raw": buttons[0].button("Raw clustering", icon=":material/scatter_plot:"),
-    "ac": buttons[1].button("Activation Clustering", icon=":material/hub:"),
-    "ss": buttons[2].button("Spectral Signatures", icon=":material/show_chart:"),
-    "hc": buttons[3].button(
-        "Heatmap Clustering", type="primary", icon=":material/local_fire_department:"
-    ),
-}
-scan_requested = buttons[4].button("Scan all classes", icon=":material/manage_search:")
-try:
-    for detector, pressed in requests.items():
-        if pressed:
-            outcome = jobs.submit_detect(run_id, _detect_config(detector), device)
+if not store.read_only:
+    buttons = st.columns(5)
+    requests = {
+        "raw": buttons[0].button("Raw clustering", icon=":material/scatter_plot:"),
+        "ac": buttons[1].button("Activation Clustering", icon=":material/hub:"),
+        "ss": buttons[2].button("Spectral Signatures", icon=":material/show_chart:"),
+        "hc": buttons[3].button(
+            "Heatmap Clustering", type="primary", icon=":material/local_fire_department:"
+        ),
+    }
+    scan_requested = buttons[4].button("Scan all classes", icon=":material/manage_search:")
+    try:
+        for detector, pressed in requests.items():
+            if pressed:
+                outcome = jobs.submit_detect(run_id, _detect_config(detector), device)
+                if outcome.cached:
+                    st.info(
+                        f"{DETECTOR_NAMES[detector]} with these settings is already in the table below."
+                    )
+        if scan_requested:
+            outcome = jobs.submit_scan(run_id, ScanConfig(method=scan_method, seed=seed), device)
             if outcome.cached:
-                st.info(
-                    f"{DETECTOR_NAMES[detector]} with these settings is already in the table below."
-                )
-    if scan_requested:
-        outcome = jobs.submit_scan(run_id, ScanConfig(method=scan_method, seed=seed), device)
-        if outcome.cached:
-            st.info("This class scan is already below.")
-except ConfigError as exc:
-    st.error(f"{exc.parameter}: {exc.message}", icon=":material/error:")
-except HeatClustError as exc:
-    st.error(str(exc))
-job_panel(jobs, kinds=("detect", "scan", "remediate"), run_id=run_id, key="detect-jobs")
+                st.info("This class scan is already below.")
+    except ConfigError as exc:
+        st.error(f"{exc.parameter}: {exc.message}", icon=":material/error:")
+    except HeatClustError as exc:
+        st.error(str(exc))
+    job_panel(jobs, kinds=("detect", "scan", "remediate"), run_id=run_id, key="detect-jobs")
 
 saved_detections = load_detections(store, run_id)
 detections = saved_detections.values
@@ -371,7 +399,9 @@ if detections:
             ),
         )
         detection = of_class[chosen]
-        points = detection_points(detection, train_set.is_poisoned)
+        points = detection_points(
+            detection, train_set.is_poisoned if train_set is not None else None
+        )
         views = []
         if detection.get("mds"):
             views.append(("MDS of pairwise GW distances", True, "MDS 1", "MDS 2"))
@@ -404,40 +434,60 @@ if detections:
                 if picked:
                     selected_sample = int(picked[0]["customdata"])
         st.caption("Click a point to see its image, heatmap and point cloud below.")
-        _defence_section(detection)
+        if not store.read_only:
+            _defence_section(detection)
     else:
-        st.caption(f"No detection of class {suspicious} yet: run a detector above.")
+        st.caption(
+            f"No detection of class {suspicious} yet"
+            + (": run a detector above." if not store.read_only else " in the example.")
+        )
 else:
-    st.caption("No detector has run on this run yet: start one above.")
+    st.caption(
+        "No detector has run on this run yet"
+        + (": start one above." if not store.read_only else ".")
+    )
 
 st.subheader("Heatmaps")
-per_group = st.slider("Samples per group", 2, 12, 6)
-gallery_composite = st.selectbox("LRP composite", COMPOSITES, key="gallery-composite")
-poisoned_tiles, clean_tiles = _gallery(
-    str(store.root), run_id, suspicious, per_group, gallery_composite
-)
-if not poisoned_tiles:
-    st.caption(f"Class {suspicious} holds no poisoned sample; only clean ones are shown.")
-st.plotly_chart(
-    heatmap_gallery_figure(poisoned_tiles, clean_tiles, names[suspicious]), key="heatmap-gallery"
-)
+if not has_network:
+    st.caption(
+        "The example keeps this sweep cell's rates and cluster assignments only, not its "
+        "network: heatmaps and point clouds need it. Train this configuration on the Attack & "
+        "train page to explore it."
+    )
+elif not train_set.has_images(np.flatnonzero(train_set.data.labels == suspicious)):
+    st.caption(
+        f"The example keeps the training images of its target class only ({attack.target} "
+        f"{names[attack.target]}): choose that class above to see heatmaps and point clouds."
+    )
+else:
+    per_group = st.slider("Samples per group", 2, 12, 6)
+    gallery_composite = st.selectbox("LRP composite", COMPOSITES, key="gallery-composite")
+    poisoned_tiles, clean_tiles = _gallery(
+        str(store.root), store.read_only, run_id, suspicious, per_group, gallery_composite
+    )
+    if not poisoned_tiles:
+        st.caption(f"Class {suspicious} holds no poisoned sample; only clean ones are shown.")
+    st.plotly_chart(
+        heatmap_gallery_figure(poisoned_tiles, clean_tiles, names[suspicious]),
+        key="heatmap-gallery",
+    )
 
-st.subheader("Relevance point cloud")
-members = [t.sample for t in poisoned_tiles + clean_tiles]
-if selected_sample is not None and selected_sample not in members:
-    members.insert(0, selected_sample)
-left, right = st.columns([2, 1])
-sample = left.selectbox(
-    "Sample",
-    members,
-    index=members.index(selected_sample) if selected_sample in members else 0,
-    format_func=lambda i: f"#{i} ({'poisoned' if train_set.is_poisoned[i] else 'clean'})",
-)
-share = right.slider("Relevance share kept", 0.5, 1.0, 0.99, 0.01)
-tile, cloud = sample_point_cloud(
-    model, train_set, sample, share, LRPOptions(composite=gallery_composite), pick_device()
-)
-st.plotly_chart(point_cloud_figure(tile, cloud), key="point-cloud")
+    st.subheader("Relevance point cloud")
+    members = [t.sample for t in poisoned_tiles + clean_tiles]
+    if selected_sample is not None and selected_sample not in members:
+        members.insert(0, selected_sample)
+    left, right = st.columns([2, 1])
+    sample = left.selectbox(
+        "Sample",
+        members,
+        index=members.index(selected_sample) if selected_sample in members else 0,
+        format_func=lambda i: f"#{i} ({'poisoned' if train_set.is_poisoned[i] else 'clean'})",
+    )
+    share = right.slider("Relevance share kept", 0.5, 1.0, 0.99, 0.01)
+    tile, cloud = sample_point_cloud(
+        model, train_set, sample, share, LRPOptions(composite=gallery_composite), pick_device()
+    )
+    st.plotly_chart(point_cloud_figure(tile, cloud), key="point-cloud")
 
 scans = load_scans(store, run_id).values
 if scans:

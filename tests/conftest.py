@@ -7,9 +7,13 @@ import torch
 
 from heatclust_core.attacks.poison import PoisonedSet
 from heatclust_core.attacks.triggers import YELLOW_GREEN
-from heatclust_core.config import AugmentConfig, DataConfig, TrainConfig
+from heatclust_core.config import AugmentConfig, DataConfig, RunConfig, TrainConfig
 from heatclust_core.data.imageset import ImageSet
+from heatclust_core.detect_run import DetectConfig
+from heatclust_core.example import ExamplePlan, build_example
 from heatclust_core.model import Classifier, images_to_tensor
+from heatclust_core.scan import ScanConfig
+from heatclust_core.sweeps.config import SweepConfig
 
 # Keep CPU tests quick and reproducible on the 2-core CI machine.
 torch.set_num_threads(2)
@@ -71,3 +75,33 @@ def two_class_backdoor() -> tuple[Classifier, PoisonedSet]:
     positions = np.where(is_poisoned[:, None], 14, -1)
     original = np.array([0] * 120 + [1] * 160)
     return model.eval(), PoisonedSet(ImageSet(images, labels), is_poisoned, original, positions)
+
+
+@pytest.fixture(scope="session")
+def tiny_example(tmp_path_factory):
+    """An example built once from 1-epoch runs on the 20-images-per-class set, with every part
+    of the real one (detections with an MDS picture, a scan, sweeps over p and over amp):
+    (example folder, work folder, data folder, plan)."""
+    root = tmp_path_factory.mktemp("tiny-example")
+    data = DataConfig(data_dir=str(root / "data"), images_per_class=20)
+    base = RunConfig(data=data, train=TrainConfig(epochs=1, batch_size=64))
+    plan = ExamplePlan(
+        run=base,
+        detections=(
+            DetectConfig(detector="ac"),
+            DetectConfig(detector="ss"),
+            # Fewer, coarser clouds than the default: GW at the default epsilon is slow.
+            DetectConfig(detector="hc", mds_samples=6, relevance_share=0.8, max_iter=3),
+        ),
+        scan=ScanConfig(samples_per_class=12),
+        sweeps=(
+            SweepConfig(
+                name="tiny-p", base=base, kinds=("standard",), p=(33.0, 15.0), detectors=("ac",)
+            ),
+            SweepConfig(
+                name="tiny-amp", base=base, kinds=("amplitude",), amp=(128,), detectors=("ss",)
+            ),
+        ),
+    )
+    build_example(root / "example", root / "work", plan, device="cpu")
+    return root / "example", root / "work", root / "data", plan

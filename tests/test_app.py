@@ -35,6 +35,8 @@ def folders(tmp_path_factory):
 def app_env(monkeypatch, folders):
     for name, path in folders.items():
         monkeypatch.setenv(f"HEATCLUST_{name.upper()}_DIR", str(path))
+    # The shipped example has its own tests (test_app_example.py); these see models/ alone.
+    monkeypatch.setenv("HEATCLUST_SHOW_EXAMPLE", "0")
     return folders
 
 
@@ -134,13 +136,13 @@ def test_data_set_page_shows_every_class_with_examples_and_counts(app_env):
 
 
 def test_sidebar_shows_the_folders_and_the_device(app_env):
-    app = start_app()
+    app = start_app("pages/attack.py")
     sidebar = " ".join(c.value for c in app.sidebar.caption)
     assert str(app_env["data"]) in sidebar and "Device: CPU" in sidebar
 
 
 def test_attack_page_previews_poisoned_examples_as_parameters_change(app_env):
-    app = start_app()
+    app = start_app("pages/attack.py")
     assert app.title[0].value == "Attack & train"
     assert len(app.get("image")) == 3  # clean, poisoned, change rows
     assert any("labelled 5 · Speed limit (80km/h)" in c.value for c in app.caption)
@@ -160,7 +162,7 @@ WIDGET_KEYS = {"data.seed": "data_seed", "attack.kind": "kind"}
 
 
 def test_every_run_config_field_has_a_widget_with_its_default(app_env):
-    app = start_app()
+    app = start_app("pages/attack.py")
     widgets = {w.key: w for w in app.main if getattr(w, "key", None)}
     defaults = RunConfig().resolved(CLASS_NAMES)
     for section in ("data", "attack", "train"):
@@ -195,7 +197,7 @@ def test_every_run_config_field_has_a_widget_with_its_default(app_env):
 def test_wrong_inputs_show_an_error_on_the_field_and_start_nothing(app_env, change, field_error):
     runner = JobRunner(app_env["state"], app_env["models"])
     jobs_before = len(runner.jobs())
-    app = start_app()
+    app = start_app("pages/attack.py")
     widgets = {
         "target": app.selectbox,
         "p": app.number_input,
@@ -215,7 +217,7 @@ def test_wrong_inputs_show_an_error_on_the_field_and_start_nothing(app_env, chan
 
 
 def test_a_job_started_from_the_form_runs_to_completion_and_is_then_cached(app_env):
-    app = start_app()
+    app = start_app("pages/attack.py")
     set_tiny_budget(app, seed=3)
     button(app, "Run").click().run()
     assert any("Started job" in s.value for s in app.success)
@@ -349,7 +351,7 @@ def test_a_crafted_run_link_is_not_rendered(app_env, finished_run):
 
 def test_the_data_folder_is_a_choice_among_the_servers_roots(app_env, monkeypatch, tmp_path):
     monkeypatch.setenv("HEATCLUST_DATA_ROOTS", f"{tmp_path / 'gtsrb'}:{app_env['data']}")
-    app = start_app()
+    app = start_app("pages/attack.py")
     assert app.selectbox(key="data_dir").options == [str(app_env["data"]), str(tmp_path / "gtsrb")]
     assert not [t for t in app.text_input if t.label == "Data folder"]
 

@@ -22,6 +22,7 @@ from heatclust_core.storage import write_json
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGES = (
+    "pages/home.py",
     "pages/dataset.py",
     "pages/attack.py",
     "pages/inspect.py",
@@ -90,6 +91,7 @@ def damaged_env(tmp_path_factory):
 def env(monkeypatch, damaged_env):
     for name, path in damaged_env.items():
         monkeypatch.setenv(f"HEATCLUST_{name.upper()}_DIR", str(path))
+    monkeypatch.setenv("HEATCLUST_SHOW_EXAMPLE", "0")
     return damaged_env
 
 

@@ -1,5 +1,6 @@
-"""Smoke test in a real browser: `streamlit run`, headless Debian chromium driven by Playwright,
-attack form -> job -> Inspect with its charts drawn."""
+"""Smoke tests in a real browser: `streamlit run`, headless Debian chromium driven by Playwright:
+the shipped example drawn at once on every page, and attack form -> job -> Inspect with its
+charts drawn."""
 
 import os
 import re
@@ -81,6 +82,17 @@ def server(tmp_path):
         log.close()
 
 
+def _launch(playwright, chromium: Path, tmp_path: Path):
+    """Headless chromium with a fresh profile and the project's flags."""
+    return playwright.chromium.launch_persistent_context(
+        str(tmp_path / "chromium-profile"),
+        executable_path=str(chromium),
+        headless=True,
+        args=CHROMIUM_FLAGS,
+        viewport={"width": 1400, "height": 1000},
+    )
+
+
 def _set_number(page, label: str, value: str) -> None:
     field = page.get_by_label(label, exact=True)
     field.fill(value)
@@ -96,16 +108,10 @@ def test_attack_form_job_and_inspect_charts_in_headless_chromium(chromium, serve
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
-            executable_path=str(chromium),
-            headless=True,
-            args=CHROMIUM_FLAGS,
-            viewport={"width": 1400, "height": 1000},
-        )
+        context = _launch(playwright, chromium, tmp_path)
         try:
             page = context.new_page()
-            page.goto(server)
+            page.goto(f"{server}/attack")
             page.get_by_role("heading", name="Attack & train").wait_for(timeout=60_000)
             _set_number(page, "Synthetic images per class (mean; GTSRB's proportions)", "20")
             _set_number(page, "Epochs", "1")
@@ -125,3 +131,90 @@ def test_attack_form_job_and_inspect_charts_in_headless_chromium(chromium, serve
             assert "run=" in page.url
         finally:
             context.close()
+
+
+# The issue's bound for a page drawn from the shipped example, first visit included.
+PAGE_SECONDS = 10.0
+
+
+def _plot(page, text: str):
+    return page.locator(".js-plotly-plot", has_text=text).first
+
+
+def _timed(page, locators, label: str, started: float) -> float:
+    for locator in locators:
+        locator.wait_for(timeout=60_000)
+    elapsed = time.monotonic() - started
+    print(f"{label}: {elapsed:.1f} s")  # the README's figures (pytest -s)
+    assert elapsed < PAGE_SECONDS, f"{label} took {elapsed:.1f} s"
+    return elapsed
+
+
+def test_the_example_is_drawn_on_every_page_at_once_without_a_job(chromium, server, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        context = _launch(playwright, chromium, tmp_path)
+        try:
+            page = context.new_page()
+            started = time.monotonic()
+            page.goto(server)
+            _timed(
+                page,
+                [
+                    _plot(page, "Attack success rate per class"),
+                    _plot(page, "Gromov-Wasserstein"),
+                    _plot(page, "LRP heatmaps of"),
+                ],
+                "the landing page",
+                started,
+            )
+            page.get_by_text("Example shipped with HeatClust").wait_for()
+
+            started = time.monotonic()
+            page.get_by_role("link", name="Inspect the example run").click()
+            _timed(
+                page,
+                [
+                    _plot(page, "Attack success rate per class"),
+                    _plot(page, "samples)"),  # the cluster scatter, titled with its count
+                    _plot(page, "LRP heatmaps of"),
+                ],
+                "Inspect",
+                started,
+            )
+            assert "run=example-" in page.url
+
+            started = time.monotonic()
+            page.goto(f"{server}/compare")
+            _timed(
+                page,
+                [
+                    page.get_by_test_id("stDataFrame").first,
+                    page.locator(".js-plotly-plot").first,
+                    page.get_by_text("Live tuning"),
+                ],
+                "Compare",
+                started,
+            )
+            link = page.get_by_role("link", name=re.compile("Inspect run"))
+            before = link.get_attribute("href")  # ...?run=example-<the cell's run id>
+            # Drag the live-tuning slider from the smallest value of its axis to the largest.
+            page.get_by_test_id("stSlider").first.scroll_into_view_if_needed()
+            track = page.get_by_test_id("stSlider").first.bounding_box()
+            thumb = page.get_by_role("slider").first.bounding_box()
+            started = time.monotonic()
+            page.mouse.move(thumb["x"] + thumb["width"] / 2, thumb["y"] + thumb["height"] / 2)
+            page.mouse.down()
+            page.mouse.move(track["x"] + track["width"] - 2, thumb["y"] + thumb["height"] / 2)
+            page.mouse.up()
+            while link.get_attribute("href") == before:
+                assert time.monotonic() - started < PAGE_SECONDS, "the slider redrew nothing"
+                page.wait_for_timeout(100)
+            assert "run=example-" in link.get_attribute("href")
+            _timed(page, [link], "a slider move", started)
+        finally:
+            context.close()
+    # Nothing was trained or queued: the example's pages read only what ships.
+    models = tmp_path / "models"
+    assert not models.exists() or not [p for p in models.iterdir() if p.name != "sweeps"]

@@ -132,3 +132,37 @@ def test_leftovers_of_killed_processes_are_removed_once_old(store):
 def test_saved_files_follow_the_umask_so_a_team_can_share_them(store):
     for name in RUN_FILES:
         assert (store.path(HEALTHY) / name).stat().st_mode & 0o044 == 0o044, name
+
+
+def test_a_partial_training_set_keeps_some_images_and_says_which(store, tmp_path):
+    from heatclust_core.run_store import write_partial_train_set
+
+    full = store.load_train_set(HEALTHY)
+    path = store.path(HEALTHY) / TRAIN_SET_FILE
+    write_partial_train_set(path, full, np.array([4, 1]))
+    partial = store.load_train_set(HEALTHY)
+    assert partial.image_available.tolist() == [False, True, False, False, True, False]
+    assert partial.has_images(np.array([1, 4])) and not partial.has_images(np.array([0, 1]))
+    assert np.array_equal(partial.data.images[[1, 4]], full.data.images[[1, 4]])
+    assert not partial.data.images[[0, 2, 3, 5]].any()
+    assert np.array_equal(partial.is_poisoned, full.is_poisoned)
+    assert full.image_available is None and full.has_images(np.arange(6))
+
+
+def test_a_read_only_store_serves_results_only_runs_and_refuses_writes(store):
+    from heatclust_core.errors import StorageError
+
+    for name in (MODEL_FILE, TRAIN_SET_FILE):
+        (store.path(VICTIM) / name).unlink()
+    assert VICTIM not in store.run_ids()  # a writable store needs the network
+    shipped = RunStore(store.root, read_only=True)
+    assert shipped.run_ids() == [HEALTHY, VICTIM]
+    assert shipped.has_network(HEALTHY) and not shipped.has_network(VICTIM)
+    assert shipped.load_metrics(VICTIM)["clean_accuracy"] == 0.9
+    with pytest.raises(RunNotFoundError, match="results of run"):
+        shipped.load_train_set(VICTIM)
+    with pytest.raises(StorageError, match="read-only"):
+        save_run(shipped, "cccccccccccc")
+    with pytest.raises(StorageError, match="read-only"):
+        shipped.delete(HEALTHY)
+    assert shipped.exists(HEALTHY)

@@ -9,7 +9,8 @@ APP_RAN = "heatclust-app-ran"
 
 def app_pages() -> list[st.Page]:
     return [
-        st.Page("pages/attack.py", title="Attack & train", icon=":material/science:", default=True),
+        st.Page("pages/home.py", title="Overview", icon=":material/home:", default=True),
+        st.Page("pages/attack.py", title="Attack & train", icon=":material/science:"),
         st.Page("pages/inspect.py", title="Inspect", icon=":material/insights:"),
         st.Page("pages/compare.py", title="Compare", icon=":material/stacked_line_chart:"),
         st.Page("pages/runs.py", title="Runs", icon=":material/list_alt:"),

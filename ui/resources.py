@@ -26,11 +26,13 @@ def store() -> RunStore:
 
 
 @st.cache_resource(show_spinner="Loading the run's network and training set...", max_entries=4)
-def _run_artifacts(models_dir: str, run_id: str):
-    run_store = RunStore(models_dir)
+def _run_artifacts(models_dir: str, read_only: bool, run_id: str):
+    run_store = RunStore(models_dir, read_only=read_only)
     return run_store.load_model(run_id, pick_device("auto")), run_store.load_train_set(run_id)
 
 
-def run_artifacts(run_id: str):
-    """(model on the default device, PoisonedSet) of a finished run."""
-    return _run_artifacts(str(store().root), run_id)
+def run_artifacts(run_id: str, run_store: RunStore | None = None):
+    """(model on the default device, PoisonedSet) of a finished run of `run_store` (default:
+    models/)."""
+    run_store = run_store or store()
+    return _run_artifacts(str(run_store.root), run_store.read_only, run_id)

@@ -23,13 +23,20 @@ class PoisonedSet:
 
     data: images and (possibly relabelled) labels; is_poisoned: (N,) bool ground truth;
     original_labels: (N,) the labels before the attack; trigger_positions: (N, 2) top-left of
-    each poisoned sample's trigger, -1 for clean samples.
+    each poisoned sample's trigger, -1 for clean samples. image_available: (N,) bool where only
+    some images were kept (the shipped example keeps those of its target class; the others are
+    zeros), None when all are there.
     """
 
     data: ImageSet
     is_poisoned: np.ndarray
     original_labels: np.ndarray
     trigger_positions: np.ndarray
+    image_available: np.ndarray | None = None
+
+    def has_images(self, indices: np.ndarray) -> bool:
+        """Whether the images of these samples are all there."""
+        return self.image_available is None or bool(self.image_available[indices].all())
 
 
 def training_trigger(attack: AttackConfig) -> Trigger:
@@ -101,6 +108,27 @@ def pgd_degrade(
     )
 
 
+def _choose(
+    labels: np.ndarray, attack: AttackConfig, n_classes: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Sorted indices of the samples the attack changes; the first draw of the attack's rng."""
+    count = poison_count(attack, np.bincount(labels, minlength=n_classes))
+    candidates_class = attack.source if attack.kind == "standard" else attack.target
+    candidates = np.flatnonzero(labels == candidates_class)
+    return np.sort(rng.choice(candidates, size=count, replace=False))
+
+
+def poisoned_mask(labels: np.ndarray, attack: AttackConfig, n_classes: int) -> np.ndarray:
+    """(N,) bool: which samples of a pool with these (N,) clean labels `poison` changes. Needs
+    no surrogate: the choice is drawn before any PGD step, so it checks a stored ground truth
+    cheaply."""
+    mask = np.zeros(len(labels), dtype=bool)
+    if attack.kind != "none":
+        rng = np.random.default_rng([attack.seed, 0x5E1EC7])
+        mask[_choose(labels, attack, n_classes, rng)] = True
+    return mask
+
+
 def poison(
     pool: ImageSet,
     attack: AttackConfig,
@@ -115,10 +143,7 @@ def poison(
     if attack.kind == "none":
         return PoisonedSet(pool, mask, pool.labels.copy(), positions)
     rng = np.random.default_rng([attack.seed, 0x5E1EC7])
-    count = poison_count(attack, pool.class_counts(n_classes))
-    candidates_class = attack.source if attack.kind == "standard" else attack.target
-    candidates = np.flatnonzero(pool.labels == candidates_class)
-    chosen = np.sort(rng.choice(candidates, size=count, replace=False))
+    chosen = _choose(pool.labels, attack, n_classes, rng)
 
     images = pool.images.copy()
     labels = pool.labels.copy()

@@ -62,12 +62,18 @@ class MetricMeasure:
 class GWResult:
     """values: (P,) GW losses; iterations: (P,) outer iterations used. When plans are asked
     for: plans, per pair (n_i, m_i) on the CPU, and potentials, per pair the Sinkhorn
-    log-potentials (f (n_i,), g (m_i,)) of the last step; else None."""
+    log-potentials (f (n_i,), g (m_i,)) of the last step; else None.
+
+    What the arithmetic cost (bench/gw_flops.py): padded_sizes (P, 2), the (n, m) each pair
+    was solved at inside its bucket; sinkhorn_matvecs (P,), the kernel-vector products of its
+    Sinkhorn projections, summed over its outer iterations."""
 
     values: torch.Tensor
     iterations: torch.Tensor
     plans: list[torch.Tensor] | None = None
     potentials: list[tuple[torch.Tensor, torch.Tensor]] | None = None
+    padded_sizes: torch.Tensor | None = None
+    sinkhorn_matvecs: torch.Tensor | None = None
 
 
 def _pad_batch(spaces: Sequence[MetricMeasure], size: int, device, dtype):
@@ -98,6 +104,7 @@ def _solve_padded(C1, p, C2, q, options: GWOptions, want_plans: bool, T=None, f=
     g = torch.zeros_like(q) if g is None else g
     values = torch.zeros(B, dtype=torch.float64, device=p.device)
     iterations = torch.zeros(B, dtype=torch.long, device=p.device)
+    matvecs = torch.zeros(B, dtype=torch.long, device=p.device)
     plans: list[torch.Tensor | None] = [None] * B
     potentials: list[tuple[torch.Tensor, torch.Tensor] | None] = [None] * B
     active = torch.arange(B, device=p.device)
@@ -115,16 +122,20 @@ def _solve_padded(C1, p, C2, q, options: GWOptions, want_plans: bool, T=None, f=
         Kt = K.transpose(1, 2).contiguous()
         u = row_mask.to(K.dtype)
         v = col_mask.to(K.dtype)
+        products = 0
         for inner in range(1, options.inner_max_iter + 1):
             Kv = (K @ v.unsqueeze(-1)).squeeze(-1)
             u = torch.where(row_mask, p / Kv.clamp_min(1e-30), 0.0)
             Ktu = (Kt @ u.unsqueeze(-1)).squeeze(-1)
             v = torch.where(col_mask, q / Ktu.clamp_min(1e-30), 0.0)
+            products += 2
             if inner % options.inner_check_every == 0 or inner == options.inner_max_iter:
                 Kv = (K @ v.unsqueeze(-1)).squeeze(-1)
+                products += 1
                 marginal_error = (u * Kv - p).abs().sum(1)
                 if marginal_error.max() < options.inner_tol:
                     break
+        matvecs[active] += products
         f = torch.where(row_mask, f + eps * u.clamp_min(1e-30).log(), 0.0)
         g = torch.where(col_mask, g + eps * v.clamp_min(1e-30).log(), 0.0)
         T_new = u.unsqueeze(2) * K * v.unsqueeze(1)
@@ -159,7 +170,7 @@ def _solve_padded(C1, p, C2, q, options: GWOptions, want_plans: bool, T=None, f=
                 log_p[keep],
                 log_q[keep],
             )
-    return values, iterations, plans, potentials
+    return values, iterations, plans, potentials, matvecs
 
 
 def _check_starts(pairs, starts, name: str, sizes) -> None:
@@ -206,6 +217,8 @@ def gromov_wasserstein(
     _check_starts(pairs, initial_potentials, "initial_potentials", lambda fg: tuple(map(len, fg)))
     values = torch.zeros(P, dtype=torch.float64)
     iterations = torch.zeros(P, dtype=torch.long)
+    padded_sizes = torch.zeros(P, 2, dtype=torch.long)
+    sinkhorn_matvecs = torch.zeros(P, dtype=torch.long)
     plans: list[torch.Tensor] | None = [torch.empty(0)] * P if return_plans else None
     potentials: list[tuple[torch.Tensor, torch.Tensor]] | None = (
         [(torch.empty(0), torch.empty(0))] * P if return_plans else None
@@ -256,12 +269,14 @@ def gromov_wasserstein(
                     f_start, g_start = initial_potentials[i]
                     f0[local, : len(f_start)] = f_start.to(device=device, dtype=dtype)
                     g0[local, : len(g_start)] = g_start.to(device=device, dtype=dtype)
-        v, it, bucket_plans, bucket_potentials = _solve_padded(
+        v, it, bucket_plans, bucket_potentials, products = _solve_padded(
             C1, p, C2, q, options, return_plans, T0, f0, g0
         )
         index = torch.tensor(bucket)
         values[index] = v.cpu()
         iterations[index] = it.cpu()
+        padded_sizes[index] = torch.tensor([n, m_max])
+        sinkhorn_matvecs[index] = products.cpu()
         if plans is not None:
             for local, i in enumerate(bucket):
                 x, y = pairs[i]
@@ -269,7 +284,7 @@ def gromov_wasserstein(
                 f_end, g_end = bucket_potentials[local]
                 potentials[i] = (f_end[: x.size], g_end[: y.size])
         start = stop
-    return GWResult(values, iterations, plans, potentials)
+    return GWResult(values, iterations, plans, potentials, padded_sizes, sinkhorn_matvecs)
 
 
 def pairwise_gw(

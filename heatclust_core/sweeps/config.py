@@ -55,5 +55,8 @@ class SweepConfig(BaseConfig):
         return [build(RunConfig, cell.model_dump()) for cell in cells]
 
     def sweep_id(self) -> str:
-        canonical = json.dumps(self.model_dump(), sort_keys=True, separators=(",", ":"))
+        """name-<10 hex digits>: the sweep's axes and what of its base run decides results (as
+        run ids: not the folder the synthetic set is cached in)."""
+        content = self.model_dump(exclude={"base"}) | {"base": self.base.hashed_content()}
+        canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
         return f"{self.name}-{hashlib.sha256(canonical.encode()).hexdigest()[:10]}"

@@ -4,7 +4,12 @@ import torch
 from torch import nn
 
 from heatclust_core.attacks.pgd import pgd_linf
-from heatclust_core.attacks.poison import _random_other_classes, poison, poison_count
+from heatclust_core.attacks.poison import (
+    _random_other_classes,
+    poison,
+    poison_count,
+    poisoned_mask,
+)
 from heatclust_core.attacks.triggers import YELLOW_GREEN
 from heatclust_core.config import AttackConfig
 from heatclust_core.data.imageset import ImageSet
@@ -129,3 +134,14 @@ def test_too_large_p_is_refused_naming_p():
         poison_count(AttackConfig(kind="standard", source=0, target=1, p=90), counts)
     assert error.value.parameter == "attack.p"
     assert "source class 0 has only 10" in error.value.message
+
+
+@pytest.mark.parametrize("kind", ["none", "standard", "label-consistent", "amplitude"])
+def test_the_poisoned_mask_is_the_attacks_choice_without_a_surrogate(kind):
+    pool = _pool()
+    attack = AttackConfig(kind=kind, source=2, target=5, p=20, seed=3)
+    surrogate = _Linear() if attack.uses_pgd else None
+    attacked = poison(pool, attack, 6, surrogate, torch.device("cpu"))
+    mask = poisoned_mask(pool.labels, attack, 6)
+    assert np.array_equal(mask, attacked.is_poisoned)
+    assert mask.any() == (kind != "none")

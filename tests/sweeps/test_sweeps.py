@@ -223,3 +223,9 @@ def test_a_preset_runs_the_detectors_asked_for():
     assert sweep.cells() == preset("table1")[0].cells()
     default, _ = sweep_config_from_args(_parser().parse_args(["sweep", "--preset", "table1"]))
     assert default.detectors == preset("table1")[0].detectors
+
+
+def test_a_sweeps_id_does_not_depend_on_where_the_synthetic_set_is_cached(tmp_path):
+    here, there = tiny_sweep(tmp_path / "a", p=(33.0,)), tiny_sweep(tmp_path / "b", p=(33.0,))
+    assert here.sweep_id() == there.sweep_id()
+    assert tiny_sweep(tmp_path / "a", p=(15.0,)).sweep_id() != here.sweep_id()
