@@ -136,7 +136,7 @@ def test_data_set_page_shows_every_class_with_examples_and_counts(app_env):
 
 
 def test_sidebar_shows_the_folders_and_the_device(app_env):
-    app = start_app("pages/attack.py")
+    app = start_app()
     sidebar = " ".join(c.value for c in app.sidebar.caption)
     assert str(app_env["data"]) in sidebar and "Device: CPU" in sidebar
 
