@@ -35,6 +35,7 @@ import numpy as np
 import heatclust_core
 from heatclust_core.attacks.poison import poison, poisoned_mask
 from heatclust_core.config import RunConfig
+from heatclust_core.data.imageset import Dataset
 from heatclust_core.data.loading import load_dataset
 from heatclust_core.detect_run import (
     DETECTORS,
@@ -280,8 +281,10 @@ def check_example(
     if manifest["sweeps"] != expected_sweeps:
         problems.append(f"sweeps {manifest['sweeps']} are not the plan's {expected_sweeps}")
     try:
-        problems += _check_main_run(store, config, plan, data_dir, device)
-        problems += _check_sweeps(store, plan, data_dir)
+        # One data set serves every check: the sweeps' cells share the default run's data.
+        dataset = load_dataset(config.data.model_copy(update={"data_dir": str(data_dir)}))
+        problems += _check_main_run(store, config, plan, dataset, device)
+        problems += _check_sweeps(store, plan, dataset.pool.labels)
     except (HeatClustError, FileNotFoundError) as exc:
         problems.append(f"{type(exc).__name__}: {exc}")
     return problems
@@ -306,14 +309,12 @@ def _close(name: str, stored: float, recomputed: float, tolerance: float = 1e-9)
 
 
 def _check_main_run(
-    store: RunStore, config: RunConfig, plan: ExamplePlan, data_dir: str | Path, device: str
+    store: RunStore, config: RunConfig, plan: ExamplePlan, dataset: Dataset, device: str
 ) -> list[str]:
     run_id = config.run_id()
     if not store.exists(run_id) or not store.has_network(run_id):
         return [f"the example lacks its run {run_id} or its network"]
     problems = _check_ids(store, run_id)
-    data = config.data.model_copy(update={"data_dir": str(data_dir)})
-    dataset = load_dataset(data)
     metrics = store.load_metrics(run_id)
     torch_device = pick_device(device)
     recomputed = attack_metrics(
@@ -387,9 +388,8 @@ def _check_detection(
     ]
 
 
-def _check_sweeps(store: RunStore, plan: ExamplePlan, data_dir: str | Path) -> list[str]:
+def _check_sweeps(store: RunStore, plan: ExamplePlan, pool_labels: np.ndarray) -> list[str]:
     problems = []
-    pool_labels = None
     for sweep in plan.sweeps:
         path = store.root / SWEEPS_FOLDER / f"{sweep.sweep_id()}.json"
         if not path.is_file():
@@ -407,9 +407,6 @@ def _check_sweeps(store: RunStore, plan: ExamplePlan, data_dir: str | Path) -> l
             config = resolve(cell)
             run_id = config.run_id()
             problems += _check_ids(store, run_id)
-            if pool_labels is None:
-                data = config.data.model_copy(update={"data_dir": str(data_dir)})
-                pool_labels = load_dataset(data).pool.labels
             n_classes = len(store.load_metrics(run_id)["class_names"])
             truth = poisoned_mask(pool_labels, config.attack, n_classes)
             labels = np.where(truth, config.attack.target, pool_labels)
