@@ -1,4 +1,4 @@
-"""Command line: `python -m heatclust_core train|detect|remediate|scan|sweep|report ...`.
+"""Command line: `python -m heatclust_core train|detect|remediate|scan|embed|sweep|report|example`.
 
 Results go to stdout (a table, or JSON with --json); progress bars and errors go to stderr.
 A bad parameter exits with status 2 and one line naming it, before anything is written.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import types
 import typing
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,17 +31,14 @@ from heatclust_core.config import (
     build_run_config,
 )
 from heatclust_core.detect_run import (
-    DETECTORS,
     DetectConfig,
     run_detection,
     without_sample_fields,
 )
-from heatclust_core.detectors.base import REDUCERS
-from heatclust_core.detectors.flagging import FLAG_RULES
-from heatclust_core.detectors.spectral import SS_MULTIPLIER
 from heatclust_core.errors import ConfigError, DatasetError, HeatClustError, RunNotFoundError
 from heatclust_core.example import build_example, check_example, default_plan, read_manifest
-from heatclust_core.explain.lrp import COMPOSITE_NAMES
+from heatclust_core.explore.embeddings import EmbedConfig, run_embedding
+from heatclust_core.explore.export import read_sample_ids
 from heatclust_core.pipeline import train_run
 from heatclust_core.remediation import RemediateConfig, remediate
 from heatclust_core.report import run_report, sweep_report
@@ -59,6 +57,7 @@ _FLAGS = {
     "data.seed": "--data-seed",
     "data.dataset": "--dataset",
     "class_id": "--class",
+    "removed": "--remove-from",
     "train.augment.group_size": "--augment-group",
     "train.augment.hue": "--augment-hue",
 }
@@ -158,28 +157,31 @@ def _add_attack_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _field_argument(group, model: type, name: str) -> None:
     """--name-with-dashes for a config field: its default, description, and its choices (a
-    Literal field) or its type and range."""
+    Literal field), an on/off pair (a bool field) or its type and range. class_id is --class."""
     field = model.model_fields[name]
     default = field.default
-    choices = (
-        typing.get_args(field.annotation)
-        if typing.get_origin(field.annotation) is typing.Literal
-        else None
-    )
-    if choices:
-        kind = {"choices": choices}
-        bounds = None
+    annotation = field.annotation
+    optional = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+    if optional:
+        annotation = next(arg for arg in typing.get_args(annotation) if arg is not type(None))
+    bounds = None
+    if typing.get_origin(annotation) is typing.Literal:
+        kind = {"choices": typing.get_args(annotation)}
+    elif annotation is bool:
+        kind = {"action": argparse.BooleanOptionalAction}
     else:
-        kind = {"type": field.annotation}
+        kind = {"type": annotation}
         bounds = allowed_range(model, (name,))
     shown = f"{default:g}" if isinstance(default, float) else str(default)
+    flag = "--class" if name == "class_id" else "--" + name.replace("_", "-")
     group.add_argument(
-        "--" + name.replace("_", "-"),
+        flag,
+        dest=name,
         default=default,
         # argparse %-formats help texts
-        help=f"{field.description or ''}{'; ' + bounds if bounds else ''} (default {shown})".replace(
-            "%", "%%"
-        ),
+        help=(
+            "; ".join(part for part in (field.description, bounds) if part) + f" (default {shown})"
+        ).replace("%", "%%"),
         **kind,
     )
 
@@ -275,6 +277,12 @@ def _parser() -> argparse.ArgumentParser:
     _add_detect_arguments(remediate)
     for name in ("mode", "finetune_epochs", "finetune_lr", "exre_threshold"):
         _field_argument(remediate, RemediateConfig, name)
+    remediate.add_argument(
+        "--remove-from",
+        type=Path,
+        help="remove the samples listed in this file (the Explore page's CSV or JSON export "
+        "of a selection) instead of the detection's flags; --class names their class",
+    )
 
     scan = commands.add_parser(
         "scan",
@@ -287,6 +295,20 @@ def _parser() -> argparse.ArgumentParser:
     scan.add_argument("--run", required=True, help="run id printed by `train`")
     for name in ScanConfig.model_fields:
         _field_argument(scan, ScanConfig, name)
+
+    embed = commands.add_parser(
+        "embed",
+        help="embed one class's samples for the explorer (umap, tsne, pca, spectral, gw-mds)",
+        description="Embed the training samples of one class of a finished run in two "
+        "dimensions: UMAP, t-SNE or PCA of the activations, the spectral embedding of the "
+        "heatmaps (SpRAy), or landmark MDS of the point clouds' GW distances (the whole "
+        "class). Also saves each sample's prediction and relevance on the trigger, and "
+        "k-means for k = 2..8 with silhouettes (and the Laplacian's eigenvalues): the "
+        "choice of k. Saved in the run folder; the app's Explore page draws it.",
+    )
+    embed.add_argument("--run", required=True, help="run id printed by `train`")
+    for name in EmbedConfig.model_fields:
+        _field_argument(embed, EmbedConfig, name)
 
     sweep = add_sweep_parser(commands)
 
@@ -334,7 +356,7 @@ def _parser() -> argparse.ArgumentParser:
         help="where the synthetic set is cached (default: $HEATCLUST_DATA_DIR or data)",
     )
 
-    for sub in (train, detect, remediate, scan, sweep, report, example):
+    for sub in (train, detect, remediate, scan, embed, sweep, report, example):
         sub.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
         sub.add_argument("--quiet", action="store_true", help="no progress bars")
         if sub is not train:
@@ -347,116 +369,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add_detect_arguments(parser: argparse.ArgumentParser) -> None:
-    """The detector and its settings (DetectConfig's fields), for detect and remediate."""
-    defaults = DetectConfig()
-    parser.add_argument(
-        "--detector",
-        choices=DETECTORS,
-        default=defaults.detector,
-        help="raw clustering, Activation Clustering, Spectral Signatures or Heatmap Clustering "
-        "(default)",
-    )
-    parser.add_argument(
-        "--class",
-        dest="class_id",
-        type=int,
-        help="suspicious class id (default: the run's target class)",
-    )
-    parser.add_argument("--k", type=int, default=defaults.k, help="clusters (default 2)")
-    parser.add_argument(
-        "--flag-rule",
-        choices=FLAG_RULES,
-        default=defaults.flag_rule,
-        help="which cluster is called poisoned (ART's rules; default smaller)",
-    )
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument(
-        "--reducer",
-        choices=REDUCERS,
-        default=defaults.reducer,
-        help="raw clustering and AC: PCA (default) or FastICA; constant features are dropped first",
-    )
-    parser.add_argument(
-        "--n-components",
-        type=int,
-        default=defaults.n_components,
-        help="raw/AC: reduced dimensions (default 10)",
-    )
-    parser.add_argument(
-        "--layer",
-        default=defaults.layer,
-        help=f"AC/SS: module of the network whose activations are used (default {defaults.layer}: the last hidden layer)",
-    )
-    parser.add_argument(
-        "--normalize",
-        action="store_true",
-        help="AC: scale each activation vector to unit length before PCA (not in the paper)",
-    )
-    parser.add_argument(
-        "--expected-share",
-        type=float,
-        default=defaults.expected_share,
-        help=f"SS: assumed poisoned share of the class; the {SS_MULTIPLIER} x it highest "
-        f"scores are flagged (default {defaults.expected_share})",
-    )
-    parser.add_argument(
-        "--relevance-share",
-        type=float,
-        default=defaults.relevance_share,
-        help="HC: share of positive relevance kept per heatmap, (0, 1] (default 0.99)",
-    )
-    parser.add_argument(
-        "--epsilon",
-        type=float,
-        default=defaults.epsilon,
-        help=f"HC: entropic regularisation of GW, > 0 (default {defaults.epsilon}; distances are "
-        "scaled to a maximum of 1)",
-    )
-    parser.add_argument(
-        "--gw-tol",
-        type=float,
-        default=defaults.gw_tol,
-        help="HC: a GW solve stops when its plan moves less than this, relative (default "
-        f"{defaults.gw_tol}; 1e-4 made the same k-means moves in 1.4x the time)",
-    )
-    parser.add_argument(
-        "--barycenter-size",
-        type=int,
-        default=defaults.barycenter_size,
-        help="HC: points of each GW barycenter (default 32)",
-    )
-    parser.add_argument(
-        "--max-iter",
-        type=int,
-        default=defaults.max_iter,
-        help="HC: k-means iterations at most (default 10)",
-    )
-    _field_argument(parser, DetectConfig, "barycenter_iter")
-    parser.add_argument(
-        "--tol-moved",
-        type=float,
-        default=defaults.tol_moved,
-        help="HC: k-means stops once an iteration moves at most this share of the samples "
-        f"(default {defaults.tol_moved}; 0 = until none moves)",
-    )
-    parser.add_argument(
-        "--mds-samples",
-        type=int,
-        default=defaults.mds_samples,
-        help="HC: samples whose all-pairs GW matrix is embedded by MDS for plots; 0 = none "
-        f"(default {defaults.mds_samples}: ~40 s on a 2-core CPU)",
-    )
-    parser.add_argument(
-        "--explain-class",
-        choices=("label", "predicted"),
-        default=defaults.explain_class,
-        help="HC: explain the labelled (default) or the predicted class",
-    )
-    parser.add_argument(
-        "--lrp-composite",
-        default=defaults.lrp_composite,
-        choices=COMPOSITE_NAMES,
-    )
+    """The detector and its settings, one flag per DetectConfig field, for detect and
+    remediate."""
+    for name in DetectConfig.model_fields:
+        _field_argument(parser, DetectConfig, name)
 
 
 def _add_models_dir(group) -> None:
@@ -575,6 +491,7 @@ def _remediate(args: argparse.Namespace, progress: TqdmProgress) -> dict[str, An
         "finetune_epochs": args.finetune_epochs,
         "finetune_lr": args.finetune_lr,
         "exre_threshold": args.exre_threshold,
+        "removed": read_sample_ids(args.remove_from) if args.remove_from else None,
     }
     config = build(RemediateConfig, values)
     result = remediate(RunStore(args.models_dir), args.run, config, args.device, progress)
@@ -584,6 +501,21 @@ def _remediate(args: argparse.Namespace, progress: TqdmProgress) -> dict[str, An
 def _scan(args: argparse.Namespace, progress: TqdmProgress) -> dict[str, Any]:
     config = build(ScanConfig, {name: getattr(args, name) for name in ScanConfig.model_fields})
     return run_scan(RunStore(args.models_dir), args.run, config, args.device, progress)
+
+
+def _embed(args: argparse.Namespace, progress: TqdmProgress) -> dict[str, Any]:
+    config = build(EmbedConfig, {name: getattr(args, name) for name in EmbedConfig.model_fields})
+    result = run_embedding(RunStore(args.models_dir), args.run, config, args.device, progress)
+    return {"result_name": config.result_name()} | without_sample_fields(result)
+
+
+def _print_embed(result: dict[str, Any]) -> None:
+    print(
+        f"{result['title']} of class {result['class']} ({result['class_name']}) of run "
+        f"{result['run_id']}: {result['n_samples']} samples, {result['n_poisoned']} poisoned"
+    )
+    print("  seconds " + ", ".join(f"{k} {v:.1f}" for k, v in result["seconds"].items()))
+    print(f"  saved as embeddings/{result['result_name']}.json in the run folder")
 
 
 def _report(args: argparse.Namespace, progress: TqdmProgress) -> dict[str, Any]:
@@ -684,6 +616,7 @@ _COMMANDS = {
     "detect": (_detect, _print_detect),
     "remediate": (_remediate, _print_remediate),
     "scan": (_scan, _print_scan),
+    "embed": (_embed, _print_embed),
     "sweep": (run_sweep_command, print_sweep),
     "report": (_report, _print_report),
     "example": (_example, _print_example),

@@ -170,6 +170,10 @@ class TrainConfig(BaseConfig):
 
 RemovalMode = Literal["retrain", "finetune"]
 REMOVAL_MODES: tuple[str, ...] = get_args(RemovalMode)
+REMOVAL_MODE_TITLES = {
+    "retrain": "retrain from scratch",
+    "finetune": "fine-tune the attacked network",
+}
 
 
 class RemovalConfig(BaseConfig):

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from heatclust_core.config import SEED_MAX, BaseConfig
+from heatclust_core.config import SEED_MAX, BaseConfig, RunConfig
 from heatclust_core.detection import detection_metrics
 from heatclust_core.detectors import (
     ActivationClustering,
@@ -24,29 +24,41 @@ from heatclust_core.detectors.activation import DEFAULT_LAYER
 from heatclust_core.detectors.base import Detector, Reducer
 from heatclust_core.detectors.flagging import FlagRule
 from heatclust_core.detectors.spectral import SS_MULTIPLIER
-from heatclust_core.errors import ConfigError, DamagedFileError
+from heatclust_core.errors import ConfigError
 from heatclust_core.explain.lrp import CompositeName, LRPOptions
 from heatclust_core.model import pick_device
 from heatclust_core.progress import Progress, silent
-from heatclust_core.run_store import RunStore
-from heatclust_core.storage import JsonFiles, read_json_files, read_json_object, write_json
+from heatclust_core.run_store import RunResults, RunStore
+from heatclust_core.storage import JsonFiles
 
 DetectorName = Literal["raw", "ac", "ss", "hc"]
 DETECTORS: tuple[str, ...] = get_args(DetectorName)
 
 
 class DetectConfig(BaseConfig):
-    detector: DetectorName = "hc"
+    detector: DetectorName = Field(
+        "hc",
+        description="raw clustering, Activation Clustering, Spectral Signatures or Heatmap "
+        "Clustering",
+    )
     class_id: int | None = Field(None, ge=0, description="suspicious class (default: the target)")
-    k: int = Field(2, ge=2, le=10)
-    flag_rule: FlagRule = "smaller"
-    seed: int = Field(0, ge=0, le=SEED_MAX)
+    k: int = Field(2, ge=2, le=10, description="clusters")
+    flag_rule: FlagRule = Field(
+        "smaller", description="which cluster is called poisoned (ART's rules)"
+    )
+    seed: int = Field(0, ge=0, le=SEED_MAX, description="seed of the reduction and k-means")
     # raw and activation clustering
     reducer: Reducer = Field("pca", description="raw/AC: PCA or FastICA before k-means")
     n_components: int = Field(10, ge=1, le=1000, description="raw/AC: reduced dimensions")
     # activation clustering and spectral signatures
-    layer: str = Field(DEFAULT_LAYER, description="AC/SS: module whose activations are used")
-    normalize: bool = False
+    layer: str = Field(
+        DEFAULT_LAYER,
+        description="AC/SS: module of the network whose activations are used (relu: the last "
+        "hidden layer)",
+    )
+    normalize: bool = Field(
+        False, description="AC: unit-length activations before the reduction (not in the paper)"
+    )
     # spectral signatures
     expected_share: float = Field(
         0.33,
@@ -55,28 +67,52 @@ class DetectConfig(BaseConfig):
         description=f"SS: assumed poisoned share of the class; {SS_MULTIPLIER} x it is flagged",
     )
     # heatmap clustering
-    relevance_share: float = Field(0.99, gt=0, le=1)
+    relevance_share: float = Field(
+        0.99, gt=0, le=1, description="HC: share of positive relevance kept per heatmap"
+    )
     # Trigger pixels lie 0.03-0.1 apart once distances are scaled to 1: an epsilon above their
     # squares blurs the trigger's mass over the cloud, and the clusters follow relevance spread.
-    epsilon: float = Field(0.003, gt=0, le=100)
-    gw_tol: float = Field(
-        1e-3, gt=0, le=0.1, description="relative plan change at which a GW solve stops"
+    epsilon: float = Field(
+        0.003,
+        gt=0,
+        le=100,
+        description="HC: entropic regularisation of GW (distances are scaled to a maximum of 1)",
     )
-    barycenter_size: int = Field(32, ge=2, le=1024)
-    max_iter: int = Field(10, ge=1, le=1000)
+    gw_tol: float = Field(
+        1e-3,
+        gt=0,
+        le=0.1,
+        description="HC: relative plan change at which a GW solve stops (1e-4 made the same "
+        "k-means moves in 1.4x the time)",
+    )
+    barycenter_size: int = Field(32, ge=2, le=1024, description="HC: points of each barycenter")
+    max_iter: int = Field(10, ge=1, le=1000, description="HC: k-means iterations at most")
     # The last k-means iterations shuffle one or two samples at ~13 s each (1119 clouds, p =
     # 33 %: 1, 1, 1, 2 moved before none did); stopping at 0.5 % ends there.
     tol_moved: float = Field(
-        0.005, ge=0, lt=1, description="k-means stops once an iteration moves at most this share"
+        0.005,
+        ge=0,
+        lt=1,
+        description="HC: k-means stops once an iteration moves at most this share of the "
+        "samples (0: until none moves)",
     )
     # One barycenter step per k-means iteration, as in plain k-means: a second one re-solved
     # every member and took 1.25-1.4x the time for the same ACC within 0.002 (p = 15 and 33).
     barycenter_iter: int = Field(
         1, ge=1, le=100, description="HC: barycenter steps per k-means iteration"
     )
-    mds_samples: int = Field(20, ge=0, le=1000, description="samples in the MDS picture")
-    explain_class: Literal["label", "predicted"] = "label"
-    lrp_composite: CompositeName = LRPOptions().composite
+    mds_samples: int = Field(
+        20,
+        ge=0,
+        le=1000,
+        description="HC: samples whose all-pairs GW matrix MDS draws (M^2/2 solves; 0: none)",
+    )
+    explain_class: Literal["label", "predicted"] = Field(
+        "label", description="HC: explain the labelled or the predicted class"
+    )
+    lrp_composite: CompositeName = Field(
+        LRPOptions().composite, description="HC: zennit composite of the heatmaps"
+    )
 
     def relevant_fields(self) -> dict:
         """The fields this detector reads: what its result's name hashes, so that a field added
@@ -166,9 +202,7 @@ def run_detection(
     run_config = store.load_config(run_id)
     metrics = store.load_metrics(run_id)
     class_names = metrics["class_names"]
-    class_id = config.class_id if config.class_id is not None else run_config.attack.target
-    if not 0 <= class_id < len(class_names):
-        raise ConfigError("class_id", f"must be in [0, {len(class_names) - 1}], got {class_id}")
+    class_id = resolve_class(config.class_id, run_config, class_names)
     torch_device = pick_device(device)
     model = store.load_model(run_id, torch_device)
     train_set = store.load_train_set(run_id)
@@ -206,8 +240,16 @@ def run_detection(
             "sample_position": detector.mds_index_.tolist(),
             "coords": np.asarray(detector.mds_embedding_, dtype=float).round(6).tolist(),
         }
-    write_json(detection_path(store, run_id, config), result)
+    DETECTIONS.save(store, run_id, config.result_name(), result)
     return result
+
+
+def resolve_class(class_id: int | None, run_config: RunConfig, class_names: list[str]) -> int:
+    """The class a detector or an embedding looks at: `class_id`, else the attack's target."""
+    resolved = class_id if class_id is not None else run_config.attack.target
+    if not 0 <= resolved < len(class_names):
+        raise ConfigError("class_id", f"must be in [0, {len(class_names) - 1}], got {resolved}")
+    return resolved
 
 
 def _embedding_axes(config: DetectConfig) -> list[str]:
@@ -220,7 +262,7 @@ def _embedding_axes(config: DetectConfig) -> list[str]:
 
 
 def detection_path(store: RunStore, run_id: str, config: DetectConfig) -> Path:
-    return store.path(run_id) / "detections" / f"{config.result_name()}.json"
+    return DETECTIONS.path(store, run_id, config.result_name())
 
 
 # Per-sample arrays of saved results: kept in the run folder, left out of printed summaries
@@ -232,6 +274,13 @@ SAMPLE_FIELDS = (
     "embedding",
     "mds",
     "removed_index",
+    # embeddings
+    "predicted",
+    "trigger_share",
+    "coords",
+    "k_choice",
+    "eigenvalues",
+    "landmark_positions",
 )
 
 
@@ -258,17 +307,15 @@ DETECTION_KEYS = (
     "cluster_labels",
     "embedding",
 )
+DETECTIONS = RunResults("detections", DETECTION_KEYS)
 
 
 def load_detection(store: RunStore, run_id: str, config: DetectConfig) -> dict | None:
     """The saved result of `config` on the run; None when there is none or it is damaged, so
     that it is computed (again)."""
-    try:
-        return read_json_object(detection_path(store, run_id, config), DETECTION_KEYS)
-    except (FileNotFoundError, DamagedFileError):
-        return None
+    return DETECTIONS.load(store, run_id, config.result_name())
 
 
 def load_detections(store: RunStore, run_id: str) -> JsonFiles:
     """Saved detector results of a run, newest file first, and the files that are damaged."""
-    return read_json_files(store.path(run_id) / "detections", required=DETECTION_KEYS)
+    return DETECTIONS.load_all(store, run_id)

@@ -1,14 +1,14 @@
 """The shipped example: a finished analysis the app shows before anything is trained.
 
-The default attack's run with every detector (HC with its MDS picture) and the class scan,
-and two sweeps: the standard attack over p and the amplitude attack over amp, so that Compare's
+The default attack's run with every detector (HC with its MDS picture), the class scan and
+the target class's five embeddings (the explorer's), and two sweeps: the standard attack over p and the amplitude attack over amp, so that Compare's
 live tuning works at once. It is built from the current defaults (`python -m heatclust_core
 example --rebuild`), deterministically, in a scratch run store; then what the app draws is
 copied into example/ (read-only to the app; new runs go to models/):
 
     example/manifest.json         what was built, when, how long it took, with which code
     example/models/RUN/           the default run: weights, config, metrics, detections,
-                                  scans, and its training set with the target class's
+                                  scans, embeddings, and its training set with the target class's
                                   images only (the pool's images do not compress)
     example/models/CELL/          a sweep cell: config, metrics and detections only
     example/models/sweeps/*.json  the sweep records
@@ -46,6 +46,13 @@ from heatclust_core.detect_run import (
 )
 from heatclust_core.detection import detection_metrics
 from heatclust_core.errors import DamagedFileError, HeatClustError
+from heatclust_core.explore.embeddings import (
+    EMBEDDING_METHODS,
+    EmbedConfig,
+    embedding_path,
+    load_embedding,
+    run_embedding,
+)
 from heatclust_core.metrics import attack_metrics
 from heatclust_core.model import pick_device
 from heatclust_core.pipeline import resolve, train_run
@@ -77,12 +84,14 @@ SWEEP_DETECTORS = ("ac", "ss", "hc")
 
 @dataclass(frozen=True)
 class ExamplePlan:
-    """What the example holds: `run` with `detections` and `scan`, and `sweeps`."""
+    """What the example holds: `run` with `detections`, `scan` and the target class's
+    `embeddings` (the explorer's), and `sweeps`."""
 
     run: RunConfig
     detections: tuple[DetectConfig, ...]
     scan: ScanConfig
     sweeps: tuple[SweepConfig, ...]
+    embeddings: tuple[EmbedConfig, ...] = ()
 
 
 def default_plan(base: RunConfig | None = None) -> ExamplePlan:
@@ -93,6 +102,7 @@ def default_plan(base: RunConfig | None = None) -> ExamplePlan:
         run=base,
         detections=tuple(DetectConfig(detector=name) for name in DETECTORS),
         scan=ScanConfig(),
+        embeddings=tuple(EmbedConfig(method=method) for method in EMBEDDING_METHODS),
         sweeps=(
             SweepConfig(
                 name="example-standard-p",
@@ -149,6 +159,11 @@ def build_example(
     if not scan_path(work, run.run_id, plan.scan).is_file():
         run_scan(work, run.run_id, plan.scan, device, progress)
     mark = time.perf_counter()
+    for embed in plan.embeddings:
+        if load_embedding(work, run.run_id, embed) is None:
+            run_embedding(work, run.run_id, embed, device, progress)
+    seconds["embeddings"] = time.perf_counter() - mark
+    mark = time.perf_counter()
     records = [run_sweep(sweep, work, device=device, progress=progress) for sweep in plan.sweeps]
     seconds["sweeps"] = time.perf_counter() - mark
     seconds["total"] = time.perf_counter() - started
@@ -189,11 +204,13 @@ def _compute_seconds(
         for cell in record["cells"]:
             detect += sum(cell["detections"][d]["seconds"] or 0.0 for d in sweep.detectors)
     scan = read_json_object(scan_path(work, main, plan.scan), ("seconds",))["seconds"]
-    total = train + detect + scan
-    return {
-        name: round(value, 1)
-        for name, value in (("train", train), ("detect", detect), ("scan", scan), ("total", total))
-    }
+    embed = sum(
+        (load_embedding(work, main, embed) or {}).get("seconds", {}).get("total", 0.0)
+        for embed in plan.embeddings
+    )
+    total = train + detect + scan + embed
+    parts = (("train", train), ("detect", detect), ("scan", scan), ("embed", embed))
+    return {name: round(value, 1) for name, value in (*parts, ("total", total))}
 
 
 def _export(
@@ -213,6 +230,8 @@ def _export(
     for detect in plan.detections:
         _copy(detection_path(work, main, detect), work.root, models)
     _copy(scan_path(work, main, plan.scan), work.root, models)
+    for embed in plan.embeddings:
+        _copy(embedding_path(work, main, embed), work.root, models)
 
     for sweep, record in zip(plan.sweeps, records, strict=True):
         for cell, summary in zip(sweep.cells(), record["cells"], strict=True):
@@ -359,6 +378,32 @@ def _check_main_run(
         )
     if not scan_path(store, run_id, plan.scan).is_file():
         problems.append(f"run {run_id}: no class scan {plan.scan.result_name()}")
+    for embed in plan.embeddings:
+        problems += _check_embedding(store, run_id, embed, shipped.data.labels, shipped.is_poisoned)
+    return problems
+
+
+def _check_embedding(
+    store: RunStore, run_id: str, embed: EmbedConfig, labels: np.ndarray, truth: np.ndarray
+) -> list[str]:
+    """The stored embedding covers the class's samples with the attack's ground truth, and
+    each k's flagged cluster is its smallest."""
+    saved = load_embedding(store, run_id, embed)
+    name = f"run {run_id} embedding {embed.result_name()}"
+    if saved is None:
+        return [f"{name}: missing or damaged"]
+    members = np.flatnonzero(labels == saved["class"])
+    if saved["sample_index"] != members.tolist():
+        return [f"{name}: its samples are not the class's"]
+    if saved["sample_poisoned"] != truth[members].astype(int).tolist():
+        return [f"{name}: its copy of the ground truth is not the attack's"]
+    problems = []
+    if len(saved["coords"]) != len(members):
+        problems.append(f"{name}: {len(saved['coords'])} points for {len(members)} samples")
+    for entry in saved["k_choice"]:
+        sizes = np.bincount(entry["labels"], minlength=entry["k"])
+        if entry["sizes"] != sizes.tolist() or entry["flagged"] != [int(np.argmin(sizes))]:
+            problems.append(f"{name} k={entry['k']}: sizes or flag do not follow its labels")
     return problems
 
 

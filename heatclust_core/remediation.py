@@ -17,14 +17,15 @@ import numpy as np
 from pydantic import Field
 
 from heatclust_core.config import BaseConfig, RemovalConfig, RemovalMode, RunConfig
-from heatclust_core.detect_run import DetectConfig, load_detection, run_detection
-from heatclust_core.errors import ConfigError, DamagedFileError
+from heatclust_core.detect_run import DetectConfig, load_detection, resolve_class, run_detection
+from heatclust_core.detection import detection_metrics
+from heatclust_core.errors import ConfigError
 from heatclust_core.metrics import predict
 from heatclust_core.model import pick_device
 from heatclust_core.pipeline import train_run
 from heatclust_core.progress import Progress, silent
-from heatclust_core.run_store import RunStore
-from heatclust_core.storage import JsonFiles, read_json_files, read_json_object, write_json
+from heatclust_core.run_store import RunResults, RunStore
+from heatclust_core.storage import JsonFiles
 
 
 class RemediateConfig(BaseConfig):
@@ -36,6 +37,11 @@ class RemediateConfig(BaseConfig):
     )
     finetune_epochs: int = Field(5, ge=1, le=1000, description="finetune: epochs")
     finetune_lr: float = Field(1e-4, gt=0, le=1, description="finetune: Adam learning rate")
+    removed: tuple[int, ...] | None = Field(
+        None,
+        description="pool indices to remove instead of the detection's flags (a selection in "
+        "the explorer; samples of the detection's class)",
+    )
     exre_threshold: float = Field(
         0.5,
         gt=0,
@@ -46,6 +52,11 @@ class RemediateConfig(BaseConfig):
 
     def result_name(self) -> str:
         content = self.model_dump(exclude={"detect"}) | {"detect": self.detect.result_name()}
+        if self.removed is None:
+            # Names saved before selections existed stay valid.
+            content.pop("removed")
+        else:
+            content["detect"] = None
         if self.mode == "retrain":
             content.pop("finetune_epochs")
             content.pop("finetune_lr")
@@ -75,11 +86,51 @@ def cleaned_config(
         )
     removal = RemovalConfig(
         source_run=run_id,
-        detection=config.detect.result_name(),
+        detection=_removal_name(config),
         removed=tuple(int(i) for i in np.sort(removed)),
         mode=config.mode,
     )
     return attacked.model_copy(update={"train": train, "removal": removal})
+
+
+def _removal_name(config: RemediateConfig) -> str:
+    """What the removed samples came from: the detection's result name, or a selection's."""
+    if config.removed is None:
+        return config.detect.result_name()
+    text = json.dumps(sorted(config.removed))
+    return f"selection-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
+
+
+def selection_detection(store: RunStore, run_id: str, config: RemediateConfig) -> dict:
+    """A selection of the class's samples as a detection with one flagged cluster (0: the
+    selected, 1: the rest), so removal, rates and ExRe treat it as any detector's flags.
+
+    Raises ConfigError("removed") unless every index is a sample of the detection's class."""
+    run_config = store.load_config(run_id)
+    class_names = store.load_metrics(run_id)["class_names"]
+    class_id = resolve_class(config.detect.class_id, run_config, class_names)
+    pool = store.load_train_set(run_id)
+    members = np.flatnonzero(pool.data.labels == class_id)
+    removed = np.asarray(config.removed, dtype=np.int64)
+    if len(removed) == 0:
+        raise ConfigError("removed", "the selection is empty: nothing to remove")
+    strays = np.setdiff1d(removed, members)
+    if len(strays):
+        raise ConfigError(
+            "removed",
+            f"{len(strays)} of the {len(removed)} indices (first {int(strays[0])}) are not "
+            f"samples of class {class_id}",
+        )
+    selected = np.isin(members, removed)
+    truth = pool.is_poisoned[members]
+    return {
+        "detector": "selection",
+        "class": class_id,
+        "sample_index": members.tolist(),
+        "cluster_labels": np.where(selected, 0, 1).tolist(),
+        "flagged_clusters": [0],
+        **detection_metrics(selected, truth),
+    }
 
 
 def exclusionary_reclassification(
@@ -133,7 +184,10 @@ def remediate(
         return saved | {"cached": True}
     attacked = store.load_config(run_id)
     before = store.load_metrics(run_id)
-    detection = load_detection(store, run_id, config.detect)
+    if config.removed is not None:
+        detection = selection_detection(store, run_id, config)
+    else:
+        detection = load_detection(store, run_id, config.detect)
     if detection is None:
         detection = run_detection(store, run_id, config.detect, device, progress)
     sample_index = np.asarray(detection["sample_index"])
@@ -163,8 +217,8 @@ def remediate(
         "run_id": cleaned.run_id,
         "source_run": run_id,
         "mode": config.mode,
-        "detector": config.detect.detector,
-        "detection": config.detect.result_name(),
+        "detector": detection["detector"],
+        "detection": _removal_name(config),
         "class": detection["class"],
         "removed": len(removed),
         "removed_poisoned": int(pool.is_poisoned[removed].sum()),
@@ -187,12 +241,12 @@ def remediate(
         "config": config.model_dump(),
         "removed_index": removed.tolist(),
     }
-    write_json(remediation_path(store, run_id, config), result)
+    REMEDIATIONS.save(store, run_id, config.result_name(), result)
     return result
 
 
 def remediation_path(store: RunStore, run_id: str, config: RemediateConfig) -> Path:
-    return store.path(run_id) / "remediations" / f"{config.result_name()}.json"
+    return REMEDIATIONS.path(store, run_id, config.result_name())
 
 
 # What pages and reports read of a saved remediation; a file without these is damaged.
@@ -214,16 +268,14 @@ REMEDIATION_KEYS = (
     "per_class_asr_after",
     "removed_index",
 )
+REMEDIATIONS = RunResults("remediations", REMEDIATION_KEYS)
 
 
 def load_remediation(store: RunStore, run_id: str, config: RemediateConfig) -> dict | None:
     """The saved remediation of `config`; None when there is none or it is damaged."""
-    try:
-        return read_json_object(remediation_path(store, run_id, config), REMEDIATION_KEYS)
-    except (FileNotFoundError, DamagedFileError):
-        return None
+    return REMEDIATIONS.load(store, run_id, config.result_name())
 
 
 def load_remediations(store: RunStore, run_id: str) -> JsonFiles:
     """Saved remediations of an attacked run, newest first, and the damaged files."""
-    return read_json_files(store.path(run_id) / "remediations", required=REMEDIATION_KEYS)
+    return REMEDIATIONS.load_all(store, run_id)

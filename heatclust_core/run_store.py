@@ -22,6 +22,7 @@ import tarfile
 import time
 import uuid
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +38,9 @@ from heatclust_core.errors import DamagedFileError, RunNotFoundError, StorageErr
 from heatclust_core.model import Classifier
 from heatclust_core.storage import (
     TEMPORARY_SUFFIX,
+    JsonFiles,
     atomic_write,
+    read_json_files,
     read_json_object,
     read_npz,
     write_json,
@@ -373,4 +376,33 @@ def _check_npz(path: Path, required: tuple[str, ...]) -> None:
         raise DamagedFileError(path, f"no array {', '.join(missing)}")
 
 
-__all__ = ["RunStore", "write_partial_train_set"]
+@dataclass(frozen=True)
+class RunResults:
+    """One kind of analysis result saved in a run's folder as `folder`/<name>.json (detections,
+    scans, remediations, embeddings). `required`: the keys its readers need; a file without
+    them is damaged."""
+
+    folder: str
+    required: tuple[str, ...]
+    pattern: str = "*.json"
+
+    def path(self, store: RunStore, run_id: str, name: str) -> Path:
+        return store.path(run_id) / self.folder / f"{name}.json"
+
+    def save(self, store: RunStore, run_id: str, name: str, result: dict) -> None:
+        write_json(self.path(store, run_id, name), result)
+
+    def load(self, store: RunStore, run_id: str, name: str) -> dict | None:
+        """The saved result `name`; None when there is none or it is damaged (so that it is
+        computed again)."""
+        try:
+            return read_json_object(self.path(store, run_id, name), self.required)
+        except (FileNotFoundError, DamagedFileError):
+            return None
+
+    def load_all(self, store: RunStore, run_id: str) -> JsonFiles:
+        """The run's saved results of this kind, newest file first, and the damaged files."""
+        return read_json_files(store.path(run_id) / self.folder, self.pattern, self.required)
+
+
+__all__ = ["RunResults", "RunStore", "write_partial_train_set"]

@@ -27,8 +27,8 @@ from heatclust_core.detectors.base import kmeans_with_silhouette, reduce_feature
 from heatclust_core.explain.lrp import CompositeName, LRPOptions, explain
 from heatclust_core.model import Classifier, pick_device
 from heatclust_core.progress import Progress, silent
-from heatclust_core.run_store import RunStore
-from heatclust_core.storage import JsonFiles, read_json_files, write_json
+from heatclust_core.run_store import RunResults, RunStore
+from heatclust_core.storage import JsonFiles
 
 ScanMethod = Literal["heatmap", "activation"]
 SCAN_METHODS: tuple[str, ...] = get_args(ScanMethod)
@@ -138,8 +138,11 @@ def scan_classes(
     return sorted(ranking, key=lambda entry: entry["score"], reverse=True)
 
 
+SCANS = RunResults("scans", ("ranking",), "scan-*.json")
+
+
 def scan_path(store: RunStore, run_id: str, config: ScanConfig) -> Path:
-    return store.path(run_id) / "scans" / f"{config.result_name()}.json"
+    return SCANS.path(store, run_id, config.result_name())
 
 
 def run_scan(
@@ -167,10 +170,10 @@ def run_scan(
         "config": config.model_dump(),
         "seconds": time.perf_counter() - started,
     }
-    write_json(scan_path(store, run_id, config), result)
+    SCANS.save(store, run_id, config.result_name(), result)
     return result
 
 
 def load_scans(store: RunStore, run_id: str) -> JsonFiles:
     """Saved scans of a run, newest file first, and the files that are damaged."""
-    return read_json_files(store.path(run_id) / "scans", "scan-*.json", required=("ranking",))
+    return SCANS.load_all(store, run_id)

@@ -3,8 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from heatclust_core.catalog import run_label, run_rows
-from heatclust_core.config import REMOVAL_MODES, build
+from heatclust_core.config import REMOVAL_MODE_TITLES, REMOVAL_MODES, build
 from heatclust_core.detect_run import DetectConfig, load_detections
 from heatclust_core.detectors.base import REDUCERS
 from heatclust_core.detectors.flagging import FLAG_RULES
@@ -32,12 +31,13 @@ from heatclust_core.figures import (
 from heatclust_core.model import pick_device
 from heatclust_core.remediation import RemediateConfig, load_remediations
 from heatclust_core.report import run_report
-from heatclust_core.run_store import RUN_ID_PATTERN, RunStore
+from heatclust_core.run_store import RunStore
 from heatclust_core.scan import SCAN_METHODS, ScanConfig, load_scans
 from ui import example
 from ui.job_panel import job_panel
 from ui.navigation import require_app
 from ui.resources import run_artifacts, runner
+from ui.run_picker import pick_run
 
 # The HC detector's composite first: it is what the gallery should show by default.
 COMPOSITES = sorted(COMPOSITE_NAMES, key=lambda name: name != DetectConfig().lrp_composite)
@@ -47,47 +47,11 @@ require_app()
 st.title("Inspect")
 jobs = runner()
 own_store = jobs.store
-shipped = example.store()
-# Picker key -> (catalog row, the store it lives in): the user's runs (newest first), then the
-# example's (its main run first).
-by_key = {row["run"]: (row, own_store) for row in run_rows(own_store)}
-if shipped is not None:
-    main_run = (example.manifest() or {}).get("main_run")
-    for row in sorted(run_rows(shipped), key=lambda r: r["run"] != main_run):
-        by_key[example.key(row["run"])] = (row, shipped)
-if not by_key:
-    st.info("No finished runs yet. Train one first.")
-    st.page_link("pages/attack.py", label="Attack & train", icon=":material/science:")
+picked_run = pick_run(own_store, st.query_params.get("run"), key="inspect-run")
+if picked_run is None:
     st.stop()
-
-wanted = st.query_params.get("run")
-if wanted and not RUN_ID_PATTERN.fullmatch(example.split_key(wanted)[0]):
-    # Never echoed: a crafted link must not put its text (or markdown) on the page.
-    st.warning("The link's run parameter is not a run id (12 hex digits); showing the newest run.")
-    wanted = None
-elif wanted and wanted not in by_key:
-    problem = own_store.problem(wanted) if own_store.path(wanted).is_dir() else None
-    if problem:
-        st.warning(
-            f"Run {wanted} cannot be opened ({problem}); the Runs page deletes it. "
-            "Showing the newest run."
-        )
-    else:
-        st.warning(
-            f"Run {wanted} is not (or no longer) in {own_store.root}, nor a shown example; "
-            "showing the newest run."
-        )
-picked = st.selectbox(
-    "Run",
-    list(by_key),
-    index=list(by_key).index(wanted) if wanted in by_key else 0,
-    format_func=lambda k: (
-        ("Example · " if example.split_key(k)[1] else "") + run_label(by_key[k][0])
-    ),
-)
-st.query_params["run"] = picked
-run_id, is_example = example.split_key(picked)
-store = by_key[picked][1]
+run_id, is_example, store = picked_run
+st.query_params["run"] = example.key(run_id) if is_example else run_id
 if is_example:
     st.info(
         "The shipped example (read-only): computed by `python -m heatclust_core example "
@@ -157,6 +121,13 @@ suspicious = st.selectbox(
     index=attack.target,
     format_func=lambda c: f"{c} · {names[c]}" + (" (target)" if c == attack.target else ""),
 )
+if has_network:
+    st.page_link(
+        "pages/explore.py",
+        label=f"Explore class {suspicious}: embeddings, selection, galleries, the choice of k",
+        icon=":material/travel_explore:",
+        query_params={"run": example.key(run_id) if is_example else run_id, "class": suspicious},
+    )
 if not store.read_only:
     detect_defaults = DetectConfig()
     with st.expander("Detector settings"):
@@ -253,10 +224,7 @@ def _defence_section(detection: dict) -> None:
         "Mode",
         REMOVAL_MODES,
         horizontal=True,
-        format_func={
-            "retrain": "retrain from scratch",
-            "finetune": "fine-tune the attacked network",
-        }.get,
+        format_func=REMOVAL_MODE_TITLES.get,
         help=RemediateConfig.model_fields["mode"].description,
         key=f"remediation-mode-{detection['detector']}-{detect_config.result_name()}",
     )

@@ -10,7 +10,8 @@ from heatclust_core.attacks.triggers import YELLOW_GREEN
 from heatclust_core.config import AugmentConfig, DataConfig, RunConfig, TrainConfig
 from heatclust_core.data.imageset import ImageSet
 from heatclust_core.detect_run import DetectConfig
-from heatclust_core.example import ExamplePlan, build_example
+from heatclust_core.example import ExamplePlan, build_example, read_manifest
+from heatclust_core.explore.embeddings import EmbedConfig
 from heatclust_core.model import Classifier, images_to_tensor
 from heatclust_core.scan import ScanConfig
 from heatclust_core.sweeps.config import SweepConfig
@@ -80,7 +81,8 @@ def two_class_backdoor() -> tuple[Classifier, PoisonedSet]:
 @pytest.fixture(scope="session")
 def tiny_example(tmp_path_factory):
     """An example built once from 1-epoch runs on the 20-images-per-class set, with every part
-    of the real one (detections with an MDS picture, a scan, sweeps over p and over amp):
+    of the real one (detections with an MDS picture, a scan, embeddings, sweeps over p and
+    over amp):
     (example folder, work folder, data folder, plan)."""
     root = tmp_path_factory.mktemp("tiny-example")
     data = DataConfig(data_dir=str(root / "data"), images_per_class=20)
@@ -94,6 +96,11 @@ def tiny_example(tmp_path_factory):
             DetectConfig(detector="hc", mds_samples=6, relevance_share=0.8, max_iter=3),
         ),
         scan=ScanConfig(samples_per_class=12),
+        embeddings=(
+            EmbedConfig(method="umap"),
+            EmbedConfig(method="spectral"),
+            EmbedConfig(method="gw-mds", landmarks=5),
+        ),
         sweeps=(
             SweepConfig(
                 name="tiny-p", base=base, kinds=("standard",), p=(33.0, 15.0), detectors=("ac",)
@@ -105,3 +112,16 @@ def tiny_example(tmp_path_factory):
     )
     build_example(root / "example", root / "work", plan, device="cpu")
     return root / "example", root / "work", root / "data", plan
+
+
+@pytest.fixture
+def example_env(monkeypatch, tmp_path, tiny_example):
+    """The app's folders for a test: the tiny example shown, empty models/ and state/. Returns
+    the example's manifest."""
+    example_dir, _, data_dir, _ = tiny_example
+    monkeypatch.setenv("HEATCLUST_EXAMPLE_DIR", str(example_dir))
+    monkeypatch.setenv("HEATCLUST_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("HEATCLUST_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("HEATCLUST_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.delenv("HEATCLUST_SHOW_EXAMPLE", raising=False)
+    return read_manifest(example_dir)

@@ -6,23 +6,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from heatclust_core.example import read_manifest
-
 # Drives the app (AppTest): the slow tier.
 pytestmark = pytest.mark.slow
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 TIMEOUT_S = 120
-
-
-@pytest.fixture
-def example_env(monkeypatch, tmp_path, tiny_example):
-    example_dir, _, data_dir, _ = tiny_example
-    monkeypatch.setenv("HEATCLUST_EXAMPLE_DIR", str(example_dir))
-    monkeypatch.setenv("HEATCLUST_DATA_DIR", str(data_dir))
-    monkeypatch.setenv("HEATCLUST_MODELS_DIR", str(tmp_path / "models"))
-    monkeypatch.setenv("HEATCLUST_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.delenv("HEATCLUST_SHOW_EXAMPLE", raising=False)
-    return read_manifest(example_dir)
 
 
 def start(page: str | None = None, **query) -> AppTest:

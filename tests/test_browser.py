@@ -218,3 +218,72 @@ def test_the_example_is_drawn_on_every_page_at_once_without_a_job(chromium, serv
     # Nothing was trained or queued: the example's pages read only what ships.
     models = tmp_path / "models"
     assert not models.exists() or not [p for p in models.iterdir() if p.name != "sweeps"]
+
+
+# The sample ids of the points of an embedding chart inside a rectangle of page pixels,
+# read from plotly's own data and axes (independent of what the app made of the drag).
+POINTS_IN_BOX = """(gd, box) => {
+    const rect = gd.getBoundingClientRect(), xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+    const ids = [];
+    for (const trace of gd._fullData) {
+        for (let i = 0; i < trace.x.length; i++) {
+            const px = rect.left + xa._offset + xa.l2p(trace.x[i]);
+            const py = rect.top + ya._offset + ya.l2p(trace.y[i]);
+            if (px >= box[0] && px <= box[2] && py >= box[1] && py <= box[3])
+                ids.push(Number(trace.customdata[i]));
+        }
+    }
+    return ids.sort((a, b) => a - b);
+}"""
+
+
+def _gallery_ids(page) -> list[int]:
+    captions = page.get_by_test_id("stImageCaption").all_inner_texts()
+    return [int(re.match(r"#(\d+) ", caption)[1]) for caption in captions]
+
+
+def test_a_box_over_an_embedding_selects_its_samples_and_the_link_restores_them(
+    chromium, server, tmp_path
+):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        context = _launch(playwright, chromium, tmp_path)
+        try:
+            page = context.new_page()
+            started = time.monotonic()
+            page.goto(f"{server}/explore")
+            chart = _plot(page, "UMAP of the activations")
+            _timed(page, [chart], "Explore", started)
+            chart.scroll_into_view_if_needed()
+            page.wait_for_timeout(500)
+            area = chart.locator(".nsewdrag").first.bounding_box()
+            # The right half of the plot area, top to bottom: part of the class.
+            box = [
+                area["x"] + area["width"] * 0.5,
+                area["y"] + 2,
+                area["x"] + area["width"] - 2,
+                area["y"] + area["height"] - 2,
+            ]
+            expected = chart.evaluate(POINTS_IN_BOX, box)
+            everything = chart.evaluate(POINTS_IN_BOX, [-1e9, -1e9, 1e9, 1e9])
+            assert 0 < len(expected) < len(everything)
+            started = time.monotonic()
+            page.mouse.move(box[0], box[1])
+            page.mouse.down()
+            page.mouse.move((box[0] + box[2]) / 2, (box[1] + box[3]) / 2, steps=5)
+            page.mouse.move(box[2], box[3], steps=5)
+            page.mouse.up()
+            heading = page.get_by_role("heading", name=f"Selection: {len(expected)} samples")
+            _timed(page, [heading, page.get_by_test_id("stImageCaption").first], "a box", started)
+            page.wait_for_timeout(500)
+            assert _gallery_ids(page) == expected[:60]
+            assert "sel=" in page.url
+
+            started = time.monotonic()
+            page.reload()
+            _timed(page, [heading, page.get_by_test_id("stImageCaption").first], "reload", started)
+            page.wait_for_timeout(500)
+            assert _gallery_ids(page) == expected[:60]
+        finally:
+            context.close()

@@ -7,6 +7,7 @@ from heatclust_core import settings
 from heatclust_core.cli import _parser, main
 from heatclust_core.config import AUGMENTATION_SWITCHES, AttackConfig, DataConfig, TrainConfig
 from heatclust_core.detect_run import DetectConfig
+from heatclust_core.explore.embeddings import EmbedConfig
 from heatclust_core.remediation import RemediateConfig
 from heatclust_core.scan import ScanConfig
 
@@ -17,6 +18,7 @@ NO_FLAG = {
     (TrainConfig, "adversarial_eps"): "set for the surrogate by --surrogate-eps",
     (TrainConfig, "augment"): "--no-augment NAME..., --augment-group, --augment-hue",
     (RemediateConfig, "detect"): "the detect flags",
+    (RemediateConfig, "removed"): "--remove-from FILE, an export of the explorer's selection",
 }
 # Flags whose name is not the field's.
 FLAG_NAMES = {
@@ -31,6 +33,7 @@ COMMANDS = {
     DetectConfig: ["detect", "--run", "x"],
     RemediateConfig: ["remediate", "--run", "x"],
     ScanConfig: ["scan", "--run", "x"],
+    EmbedConfig: ["embed", "--run", "x"],
 }
 
 
@@ -73,6 +76,7 @@ def test_the_augmentation_flags_cover_every_switch_and_number():
         (["detect", "--run", "0123456789ab"], "--barycenter-iter", "0", "must be in [1, 100]"),
         (["remediate", "--run", "0123456789ab"], "--finetune-epochs", "0", "must be in [1, 1000]"),
         (["remediate", "--run", "0123456789ab"], "--exre-threshold", "1", "must be in (0, 1)"),
+        (["embed", "--run", "0123456789ab"], "--landmarks", "2", "must be in [3, 256]"),
     ],
 )
 def test_out_of_range_values_name_the_flag_and_the_fields_range(

@@ -104,3 +104,64 @@ def test_a_detection_that_flags_nothing_is_refused(attacked, monkeypatch):
     )
     with pytest.raises(ConfigError, match="flagged no sample"):
         remediate(store, run_id, RemediateConfig(detect=DetectConfig(detector="raw")), "cpu")
+
+
+def test_a_selection_is_removed_instead_of_a_detections_flags(attacked, tmp_path):
+    from heatclust_core.cli import main
+
+    store, run_id = attacked
+    pool = store.load_train_set(run_id)
+    target = store.load_config(run_id).attack.target
+    members = np.flatnonzero(pool.data.labels == target)
+    chosen = sorted(set(members[pool.is_poisoned[members]][:3].tolist() + members[:2].tolist()))
+    (tmp_path / "selection.csv").write_text(
+        "sample_id,poisoned\n" + "".join(f"{i},x\n" for i in chosen)
+    )
+    assert (
+        main(
+            [
+                "remediate",
+                "--run",
+                run_id,
+                "--models-dir",
+                str(store.root),
+                "--remove-from",
+                str(tmp_path / "selection.csv"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    config = RemediateConfig(removed=tuple(chosen))
+    result = remediate(store, run_id, config, "cpu")
+    assert result["cached"] and result["detector"] == "selection"
+    assert result["removed_index"] == chosen
+    assert result["removed_poisoned"] == int(pool.is_poisoned[chosen].sum())
+    assert result["detection"].startswith("selection-")
+    cleaned = store.load_config(result["run_id"])
+    assert list(cleaned.removal.removed) == chosen
+    (verdict,) = result["exre"]
+    assert verdict["size"] == len(chosen)
+
+
+@pytest.mark.parametrize(
+    ("removed", "message"), [((), "empty"), ((10**6,), "not samples of class")]
+)
+def test_a_selection_outside_the_class_is_refused_before_training(attacked, removed, message):
+    store, run_id = attacked
+    with pytest.raises(ConfigError, match=message) as caught:
+        remediate(store, run_id, RemediateConfig(removed=removed), "cpu")
+    assert caught.value.parameter == "removed"
+
+
+def test_names_of_remediations_saved_before_selections_are_kept():
+    import hashlib
+    import json
+
+    config = RemediateConfig(mode="finetune")
+    content = config.model_dump(exclude={"detect", "removed"}) | {
+        "detect": config.detect.result_name()
+    }
+    digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+    assert config.result_name() == f"finetune-{digest[:10]}"
+    assert RemediateConfig(removed=(1, 2)).result_name() != RemediateConfig().result_name()

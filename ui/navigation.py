@@ -12,6 +12,7 @@ def app_pages() -> list[st.Page]:
         st.Page("pages/home.py", title="Overview", icon=":material/home:", default=True),
         st.Page("pages/attack.py", title="Attack & train", icon=":material/science:"),
         st.Page("pages/inspect.py", title="Inspect", icon=":material/insights:"),
+        st.Page("pages/explore.py", title="Explore", icon=":material/travel_explore:"),
         st.Page("pages/compare.py", title="Compare", icon=":material/stacked_line_chart:"),
         st.Page("pages/runs.py", title="Runs", icon=":material/list_alt:"),
         st.Page("pages/dataset.py", title="Data set", icon=":material/grid_view:"),

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from heatclust_core.config import RunConfig
 from heatclust_core.detect_run import DetectConfig, run_detection, without_sample_fields
+from heatclust_core.explore.embeddings import EmbedConfig, run_embedding
 from heatclust_core.jobs.registry import JOB_KINDS, Job
 from heatclust_core.pipeline import train_run
 from heatclust_core.progress import Progress
@@ -62,12 +63,18 @@ def _remediate(config: RemediateConfig, job: Job, store: RunStore, progress: Pro
     return {"result_name": config.result_name()} | without_sample_fields(result)
 
 
+def _embed(config: EmbedConfig, job: Job, store: RunStore, progress: Progress) -> dict:
+    result = run_embedding(store, job.run_id, config, job.device, progress)
+    return {"result_name": config.result_name()} | without_sample_fields(result)
+
+
 JOB_KIND_TABLE: dict[str, JobKind] = {
     "train": JobKind(RunConfig, "train", _train),
     "sweep": JobKind(SweepConfig, "train", _sweep),
     "remediate": JobKind(RemediateConfig, "train", _remediate),
     "detect": JobKind(DetectConfig, "analysis", _detect),
     "scan": JobKind(ScanConfig, "analysis", _scan),
+    "embed": JobKind(EmbedConfig, "analysis", _embed),
 }
 assert set(JOB_KIND_TABLE) == set(JOB_KINDS), "every registry kind needs a row"
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-JobKind = Literal["train", "detect", "scan", "sweep", "remediate"]
+JobKind = Literal["train", "detect", "scan", "sweep", "remediate", "embed"]
 JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
 JOB_KINDS: tuple[str, ...] = get_args(JobKind)
 JOB_STATUSES: tuple[str, ...] = get_args(JobStatus)

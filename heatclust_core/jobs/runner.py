@@ -29,11 +29,12 @@ import torch
 from heatclust_core.config import RunConfig
 from heatclust_core.detect_run import DetectConfig, load_detection
 from heatclust_core.errors import HeatClustError
+from heatclust_core.explore.embeddings import EmbedConfig, check_embedding, load_embedding
 from heatclust_core.jobs.kinds import JOB_KIND_TABLE
 from heatclust_core.jobs.registry import Job, JobRegistry
 from heatclust_core.model import pick_device
 from heatclust_core.pipeline import resolve
-from heatclust_core.remediation import RemediateConfig, load_remediation
+from heatclust_core.remediation import RemediateConfig, load_remediation, selection_detection
 from heatclust_core.run_store import RunStore
 from heatclust_core.scan import ScanConfig, scan_path
 from heatclust_core.sweeps.config import SweepConfig
@@ -90,10 +91,18 @@ class JobRunner:
             return Submission(run_id, cached=True)
         return self._submit("scan", config.model_dump(), run_id, device)
 
+    def submit_embed(self, run_id: str, config: EmbedConfig, device: str = "auto") -> Submission:
+        check_embedding(self.store, run_id, config)
+        if load_embedding(self.store, run_id, config) is not None:
+            return Submission(run_id, cached=True)
+        return self._submit("embed", config.model_dump(), run_id, device)
+
     def submit_remediate(
         self, run_id: str, config: RemediateConfig, device: str = "auto"
     ) -> Submission:
         self.store.load_config(run_id)
+        if config.removed is not None:
+            selection_detection(self.store, run_id, config)
         if load_remediation(self.store, run_id, config) is not None:
             return Submission(run_id, cached=True)
         return self._submit("remediate", config.model_dump(), run_id, device)

@@ -1,0 +1,367 @@
+"""Embeddings of one class's training samples, computed as jobs and saved with the run.
+
+Five views of the same samples: PCA, t-SNE (openTSNE) and UMAP (umap-learn) of the hidden
+activations Activation Clustering reads; a spectral embedding of the LRP heatmaps as in
+spectral relevance analysis (SpRAy, Lapuschkin et al. 2019: kNN graph, normalised Laplacian,
+its smallest eigenvectors); and landmark MDS of the Gromov-Wasserstein distances between the
+relevance point clouds Heatmap Clustering clusters, covering the whole class.
+
+Each result also holds what a view is coloured by (ground truth, predicted class, the share of
+positive relevance on the trigger's location) and the choice of k: k-means for k = 2..8 in
+the embedding's clustering space with each k's silhouette, clusters and flagged cluster (and,
+for the spectral embedding, the Laplacian's eigenvalues for the eigengap). Saved as
+embeddings/<method>-<hash>.json in the run folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import warnings
+from pathlib import Path
+from typing import Literal, get_args
+
+import numpy as np
+from pydantic import Field
+from scipy.sparse.csgraph import laplacian
+from scipy.sparse.linalg import eigsh
+from sklearn.cluster import KMeans
+from sklearn.metrics import silhouette_score
+from sklearn.neighbors import kneighbors_graph
+
+from heatclust_core.attacks.poison import PoisonedSet
+from heatclust_core.attacks.triggers import amplitude_position
+from heatclust_core.config import SEED_MAX, AttackConfig, BaseConfig
+from heatclust_core.detect_run import DetectConfig, resolve_class
+from heatclust_core.detectors.activation import DEFAULT_LAYER, activations
+from heatclust_core.detectors.base import reduce_features
+from heatclust_core.detectors.flagging import flag_clusters
+from heatclust_core.errors import ConfigError
+from heatclust_core.explain.lrp import CompositeName, LRPOptions, explain
+from heatclust_core.explain.point_cloud import point_cloud
+from heatclust_core.explore.landmark_mds import landmark_gw_losses, landmark_mds
+from heatclust_core.gw.engine import GWOptions
+from heatclust_core.metrics import predict
+from heatclust_core.model import pick_device
+from heatclust_core.progress import Progress, silent
+from heatclust_core.run_store import RunResults, RunStore
+from heatclust_core.scan import relevance_maps
+from heatclust_core.storage import JsonFiles
+
+EmbeddingMethod = Literal["umap", "tsne", "pca", "spectral", "gw-mds"]
+EMBEDDING_METHODS: tuple[str, ...] = get_args(EmbeddingMethod)
+EMBEDDING_TITLES = {
+    "umap": "UMAP of the activations",
+    "tsne": "t-SNE of the activations",
+    "pca": "PCA of the activations",
+    "spectral": "Spectral embedding of the heatmaps (SpRAy)",
+    "gw-mds": "Landmark MDS of the GW distances (HC)",
+}
+# The numbers of clusters offered by the choice of k.
+K_CHOICES = tuple(range(2, 9))
+# Dimensions of the space each method's k-means runs in (its 2-D picture is the first two).
+CLUSTER_DIMS = 10
+MIN_SAMPLES = 10
+
+
+class EmbedConfig(BaseConfig):
+    method: EmbeddingMethod = Field(
+        "umap",
+        description="umap, tsne, pca: of the activations; spectral: of the heatmaps (SpRAy); "
+        "gw-mds: landmark MDS of the point clouds' GW distances (HC)",
+    )
+    class_id: int | None = Field(None, ge=0, description="class to embed (default: the target)")
+    seed: int = Field(0, ge=0, le=SEED_MAX, description="seed of the embedding and of k-means")
+    layer: str = Field(
+        DEFAULT_LAYER, description="umap, tsne, pca: module whose activations are embedded"
+    )
+    n_neighbors: int = Field(
+        15, ge=2, le=100, description="umap, spectral: neighbours per sample in the kNN graph"
+    )
+    min_dist: float = Field(0.1, ge=0, le=1, description="umap: minimum distance in the picture")
+    perplexity: float = Field(30.0, ge=2, le=100, description="tsne: perplexity")
+    pool: int = Field(
+        2,
+        ge=1,
+        le=8,
+        description="spectral, gw-mds: side of the sum-pooling window applied to the heatmaps, "
+        "px (gw-mds: 2 makes clouds ~3.6x smaller, GW solves ~7x faster)",
+    )
+    landmarks: int = Field(
+        16, ge=3, le=256, description="gw-mds: landmark samples; costs N x landmarks GW solves"
+    )
+    relevance_share: float = DetectConfig.model_fields["relevance_share"]
+    # A picture, not the detector: at 0.003 the pooled clouds' solves take 7x longer for the
+    # same 2-means accuracy on the default class (0.904 vs 0.905, README).
+    epsilon: float = Field(0.01, gt=0, le=100, description="gw-mds: entropic GW epsilon")
+    lrp_composite: CompositeName = Field(
+        LRPOptions().composite,
+        description="zennit composite of the heatmaps (spectral, gw-mds, trigger relevance)",
+    )
+
+    def relevant_fields(self) -> dict:
+        """What the result's name hashes: the fields this method reads."""
+        common = {"method", "class_id", "seed", "lrp_composite"}
+        return self.model_dump(include=common | set(METHOD_FIELDS[self.method]))
+
+    def result_name(self) -> str:
+        text = json.dumps(self.relevant_fields(), sort_keys=True)
+        return f"{self.method}-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
+
+
+METHOD_FIELDS: dict[str, tuple[str, ...]] = {
+    "umap": ("layer", "n_neighbors", "min_dist"),
+    "tsne": ("layer", "perplexity"),
+    "pca": ("layer",),
+    "spectral": ("pool", "n_neighbors"),
+    "gw-mds": ("pool", "landmarks", "relevance_share", "epsilon"),
+}
+
+
+def trigger_relevance_share(
+    heatmaps: np.ndarray, poisoned: PoisonedSet, members: np.ndarray, attack: AttackConfig
+) -> np.ndarray:
+    """(N,) share of each sample's positive relevance inside its trigger's square; NaN where a
+    sample has no trigger location (a clean sample of a randomly placed sticker attack)."""
+    size = attack.sticker_size
+    positions = poisoned.trigger_positions[members].copy()
+    if attack.kind == "amplitude":
+        # The amplitude trigger sits at one place on every image.
+        positions[:] = amplitude_position(size, heatmaps.shape[1])
+    positive = np.clip(heatmaps, 0, None)
+    totals = positive.sum(axis=(1, 2))
+    shares = np.full(len(members), np.nan)
+    for i, (row, col) in enumerate(positions):
+        if row >= 0 and totals[i] > 0:
+            shares[i] = positive[i, row : row + size, col : col + size].sum() / totals[i]
+    return shares
+
+
+def pooled_heatmaps(heatmaps: np.ndarray, pool: int) -> np.ndarray:
+    """(N, H, W) -> (N, H/pool, W/pool): the relevance of each pool x pool block, the sum of its
+    pixels' (LRP conserves relevance, so a block's sum is its relevance)."""
+    n, height, width = heatmaps.shape
+    rows, cols = height // pool, width // pool
+    blocks = heatmaps[:, : rows * pool, : cols * pool].reshape(n, rows, pool, cols, pool)
+    return blocks.sum(axis=(2, 4))
+
+
+def choice_of_k(space: np.ndarray, seed: int) -> list[dict]:
+    """k-means++ (10 restarts) of (N, d) points for each k of K_CHOICES below N: labels,
+    cluster sizes, silhouette and the flagged (smallest) cluster."""
+    entries = []
+    for k in K_CHOICES:
+        if k >= len(space):
+            break
+        labels = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(space)
+        silhouette = float(silhouette_score(space, labels)) if len(set(labels)) > 1 else 0.0
+        entries.append(
+            {
+                "k": k,
+                "silhouette": silhouette,
+                "sizes": np.bincount(labels, minlength=k).tolist(),
+                "flagged": flag_clusters(labels, k, "smaller"),
+                "labels": labels.tolist(),
+            }
+        )
+    return entries
+
+
+def spectral_embedding(
+    features: np.ndarray, n_neighbors: int, n_eigenvectors: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """SpRAy's spectral step on (N, D) features: a symmetric kNN connectivity graph, its
+    normalised Laplacian, and the smallest eigenpairs. Returns the (n,) eigenvalues and the
+    (N, n - 1) embedding D^-1/2 v of the eigenvectors after the first (as scikit-learn's
+    spectral_embedding), rows of the first k columns being spectral clustering's points."""
+    graph = kneighbors_graph(features, n_neighbors=n_neighbors, include_self=False)
+    graph = 0.5 * (graph + graph.T)
+    normalised, degrees = laplacian(graph, normed=True, return_diag=True)
+    count = min(n_eigenvectors, len(features) - 1)
+    # Shift-invert just below 0: the smallest eigenpairs of a singular PSD matrix, fast.
+    eigenvalues, eigenvectors = eigsh(
+        normalised, k=count, sigma=-1e-3, which="LM", v0=np.ones(len(features))
+    )
+    order = np.argsort(eigenvalues)
+    eigenvalues, eigenvectors = eigenvalues[order], eigenvectors[:, order]
+    embedding = eigenvectors / np.maximum(degrees, 1e-12)[:, None]
+    # An eigenvector's sign is arbitrary; fix it so the picture does not flip between runs.
+    embedding *= np.sign(embedding[np.argmax(np.abs(embedding), axis=0), range(count)])
+    return np.clip(eigenvalues, 0.0, None), embedding[:, 1:]
+
+
+def _activation_embedding(
+    acts: np.ndarray, config: EmbedConfig
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(picture (N, 2), clustering space (N, d), axis names) of (N, D) activations."""
+    reduced = reduce_features(acts, "pca", 50, config.seed)
+    if config.method == "pca":
+        space = reduced[:, :CLUSTER_DIMS]
+        return space[:, :2], space, ["PC 1", "PC 2"]
+    if config.method == "tsne":
+        from openTSNE import TSNE
+
+        # openTSNE needs 3 x perplexity < N.
+        perplexity = min(config.perplexity, (len(acts) - 1) / 3)
+        picture = np.asarray(
+            TSNE(perplexity=perplexity, random_state=config.seed, n_jobs=1).fit(reduced)
+        )
+        return picture, picture, ["t-SNE 1", "t-SNE 2"]
+    import umap
+
+    with warnings.catch_warnings():
+        # umap warns that a random_state turns off its parallel (nondeterministic) mode.
+        warnings.simplefilter("ignore", UserWarning)
+        picture = umap.UMAP(
+            n_neighbors=min(config.n_neighbors, len(acts) - 1),
+            min_dist=config.min_dist,
+            random_state=config.seed,
+        ).fit_transform(reduced)
+    return picture, picture, ["UMAP 1", "UMAP 2"]
+
+
+def _class_members(
+    store: RunStore, run_id: str, config: EmbedConfig
+) -> tuple[int, np.ndarray, PoisonedSet]:
+    """(class id, (N,) its pool indices, the training set); ConfigError("class_id") when the
+    class is out of range, too small, or its images are not kept (a results-only run)."""
+    run_config = store.load_config(run_id)
+    class_id = resolve_class(config.class_id, run_config, store.load_metrics(run_id)["class_names"])
+    if not store.has_network(run_id):
+        raise ConfigError("run", f"run {run_id} keeps its results only, not its network")
+    train_set = store.load_train_set(run_id)
+    members = np.flatnonzero(train_set.data.labels == class_id)
+    if len(members) < MIN_SAMPLES:
+        raise ConfigError(
+            "class_id", f"class {class_id} has {len(members)} samples, fewer than {MIN_SAMPLES}"
+        )
+    if not train_set.has_images(members):
+        raise ConfigError("class_id", f"the images of class {class_id} are not kept in this run")
+    return class_id, members, train_set
+
+
+def check_embedding(store: RunStore, run_id: str, config: EmbedConfig) -> None:
+    """What run_embedding would refuse, checked before a job is queued (writes nothing)."""
+    _class_members(store, run_id, config)
+
+
+def run_embedding(
+    store: RunStore,
+    run_id: str,
+    config: EmbedConfig,
+    device: str = "auto",
+    progress: Progress = silent,
+) -> dict:
+    """Embed the class's training samples, save embeddings/<name>.json and return it."""
+    started = time.perf_counter()
+    run_config = store.load_config(run_id)
+    class_names = store.load_metrics(run_id)["class_names"]
+    class_id, members, train_set = _class_members(store, run_id, config)
+    torch_device = pick_device(device)
+    model = store.load_model(run_id, torch_device)
+    images, labels = train_set.data.images[members], train_set.data.labels[members]
+    seconds = {}
+
+    progress("features", 0.0, "predictions and LRP heatmaps")
+    stage = time.perf_counter()
+    predicted = predict(model, images, torch_device)
+    heatmaps = explain(
+        model, images, labels, torch_device, LRPOptions(composite=config.lrp_composite)
+    ).heatmaps()
+    trigger_share = trigger_relevance_share(heatmaps, train_set, members, run_config.attack)
+    eigenvalues = landmarks = None
+    if config.method in ("umap", "tsne", "pca"):
+        features = activations(model, images, config.layer, torch_device)
+    elif config.method == "spectral":
+        features = relevance_maps(heatmaps, config.pool)
+    else:
+        features = pooled_heatmaps(heatmaps, config.pool)
+    seconds["features"] = time.perf_counter() - stage
+
+    progress("embedding", 0.0, EMBEDDING_TITLES[config.method])
+    stage = time.perf_counter()
+    if config.method in ("umap", "tsne", "pca"):
+        picture, space, axes = _activation_embedding(features, config)
+    elif config.method == "spectral":
+        eigenvalues, embedding = spectral_embedding(
+            features, min(config.n_neighbors, len(members) - 1), CLUSTER_DIMS
+        )
+        picture, space, axes = embedding[:, :2], embedding, ["eigenvector 2", "eigenvector 3"]
+    else:
+        spaces = [point_cloud(block, config.relevance_share).metric_measure() for block in features]
+        gw = GWOptions(epsilon=config.epsilon, tol=1e-2, inner_tol=1e-4)
+        losses, landmarks = landmark_gw_losses(
+            spaces, config.landmarks, gw, torch_device, config.seed, progress
+        )
+        space = landmark_mds(losses, landmarks, CLUSTER_DIMS)
+        picture, axes = space[:, :2], ["landmark MDS 1", "landmark MDS 2"]
+    seconds["embedding"] = time.perf_counter() - stage
+
+    stage = time.perf_counter()
+    k_choice = choice_of_k(space, config.seed)
+    seconds["choice_of_k"] = time.perf_counter() - stage
+    seconds["total"] = time.perf_counter() - started
+    is_poisoned = train_set.is_poisoned[members]
+    result = {
+        "run_id": run_id,
+        "method": config.method,
+        "title": EMBEDDING_TITLES[config.method],
+        "class": class_id,
+        "class_name": class_names[class_id],
+        "n_samples": len(members),
+        "n_poisoned": int(is_poisoned.sum()),
+        "axes": axes,
+        "config": config.model_dump(),
+        "seconds": seconds,
+        "device": str(torch_device),
+        "sample_index": members.tolist(),
+        "sample_poisoned": is_poisoned.astype(int).tolist(),
+        "predicted": predicted.tolist(),
+        "trigger_share": [None if np.isnan(v) else round(float(v), 6) for v in trigger_share],
+        "coords": np.asarray(picture, dtype=float).round(6).tolist(),
+        "k_choice": k_choice,
+        "eigenvalues": None if eigenvalues is None else eigenvalues.round(8).tolist(),
+        "landmark_positions": None if landmarks is None else landmarks.tolist(),
+    }
+    EMBEDDINGS.save(store, run_id, config.result_name(), result)
+    progress("embedding", 1.0, f"{len(members)} samples")
+    return result
+
+
+def eigengaps(eigenvalues: list[float]) -> dict[int, float]:
+    """k -> the gap lambda_k - lambda_(k-1) (0-based, ascending eigenvalues): a large gap after
+    the k-th smallest eigenvalue suggests k clusters."""
+    return {
+        k: float(eigenvalues[k] - eigenvalues[k - 1]) for k in K_CHOICES if k < len(eigenvalues)
+    }
+
+
+def embedding_path(store: RunStore, run_id: str, config: EmbedConfig) -> Path:
+    return EMBEDDINGS.path(store, run_id, config.result_name())
+
+
+# What the explorer reads of a saved embedding; a file without these is damaged.
+EMBEDDING_KEYS = (
+    "method",
+    "class",
+    "config",
+    "axes",
+    "sample_index",
+    "sample_poisoned",
+    "predicted",
+    "trigger_share",
+    "coords",
+    "k_choice",
+)
+EMBEDDINGS = RunResults("embeddings", EMBEDDING_KEYS)
+
+
+def load_embedding(store: RunStore, run_id: str, config: EmbedConfig) -> dict | None:
+    """The saved embedding of `config`; None when there is none or it is damaged."""
+    return EMBEDDINGS.load(store, run_id, config.result_name())
+
+
+def load_embeddings(store: RunStore, run_id: str) -> JsonFiles:
+    """Saved embeddings of a run, newest first, and the damaged files."""
+    return EMBEDDINGS.load_all(store, run_id)

@@ -1,0 +1,149 @@
+"""The explorer's view state and its link: every part of a view (run, class, embedding,
+colouring, k, selection, gallery mode, colour map) as URL query parameters, validated one by
+one. A bad parameter is dropped with a plain-text note naming it and what it allows; its
+value is never echoed."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+from heatclust_core.detect_run import DETECTORS
+from heatclust_core.explore.embeddings import EMBEDDING_METHODS, K_CHOICES, EmbedConfig
+
+GALLERY_MODES = ("input", "heatmap", "overlay")
+# Name shown -> plotly colour scale; LRP's convention (red for, blue against) first.
+COLOUR_MAPS = {"bwr": "RdBu_r", "hot": "Hot", "viridis": "Viridis", "gray": "Greys_r"}
+BASE_COLOURINGS = ("truth", "cluster", "predicted", "trigger")
+# Colour by a saved detection of the class: its detector's name.
+COLOURINGS = BASE_COLOURINGS + DETECTORS
+COLOURING_TITLES = {
+    "truth": "ground truth",
+    "cluster": "clusters at the chosen k",
+    "predicted": "predicted class",
+    "trigger": "share of relevance on the trigger",
+    "raw": "Raw clustering's clusters",
+    "ac": "Activation Clustering's clusters",
+    "ss": "Spectral Signatures' flags",
+    "hc": "Heatmap Clustering's clusters",
+}
+RUN_PATTERN = re.compile(r"^(example-)?[0-9a-f]{12}$")
+MAX_CLASS = 10_000
+
+
+@dataclass(frozen=True)
+class ExploreView:
+    run: str | None = None
+    class_id: int | None = None
+    method: str = EmbedConfig().method
+    colour: str = "truth"
+    k: int = K_CHOICES[0]
+    selection: tuple[int, ...] = ()
+    mode: str = "heatmap"
+    cmap: str = "bwr"
+    problems: tuple[str, ...] = field(default=(), compare=False)
+
+
+# View field -> query parameter.
+QUERY_NAMES = {
+    "run": "run",
+    "class_id": "class",
+    "method": "emb",
+    "colour": "color",
+    "k": "k",
+    "selection": "sel",
+    "mode": "view",
+    "cmap": "cmap",
+}
+
+
+def encode_ids(ids) -> str:
+    """Sorted ids as ranges: [1, 2, 3, 7] -> "1-3.7" (URL-safe, short for clusters)."""
+    ordered = sorted(set(int(i) for i in ids))
+    parts, start = [], None
+    for n, value in enumerate(ordered):
+        if start is None:
+            start = value
+        if n + 1 == len(ordered) or ordered[n + 1] != value + 1:
+            parts.append(str(start) if start == value else f"{start}-{value}")
+            start = None
+    return ".".join(parts)
+
+
+def decode_ids(text: str, limit: int = 1_000_000) -> tuple[int, ...]:
+    """The inverse of encode_ids; ValueError on anything else (or more than `limit` ids)."""
+    if not text:
+        return ()
+    ids: set[int] = set()
+    for part in text.split("."):
+        match = re.fullmatch(r"(\d{1,9})(?:-(\d{1,9}))?", part)
+        if not match:
+            raise ValueError("not a list of id ranges")
+        first, last = int(match[1]), int(match[2] or match[1])
+        if last < first or len(ids) + last - first + 1 > limit:
+            raise ValueError("bad range")
+        ids.update(range(first, last + 1))
+    return tuple(sorted(ids))
+
+
+def parse_view(query: Mapping[str, str]) -> ExploreView:
+    """An ExploreView from query parameters; each one that does not validate falls back to its
+    default, with a note in `problems`. Run ids and class ids are checked here for form only:
+    whether they exist depends on the run store and the run (the page checks)."""
+    values: dict = {}
+    problems: list[str] = []
+
+    def bad(name: str, allowed: str) -> None:
+        problems.append(f"The link's {QUERY_NAMES[name]} parameter is not {allowed}; ignored.")
+
+    def choice(name: str, options) -> None:
+        text = query.get(QUERY_NAMES[name])
+        if text is None:
+            return
+        if text in options:
+            values[name] = text
+        else:
+            bad(name, "one of " + ", ".join(options))
+
+    run = query.get("run")
+    if run is not None:
+        if RUN_PATTERN.fullmatch(run):
+            values["run"] = run
+        else:
+            bad("run", "a run id (12 hex digits)")
+    text = query.get("class")
+    if text is not None:
+        if text.isdigit() and int(text) <= MAX_CLASS:
+            values["class_id"] = int(text)
+        else:
+            bad("class_id", "a class id")
+    choice("method", EMBEDDING_METHODS)
+    choice("colour", COLOURINGS)
+    text = query.get("k")
+    if text is not None:
+        if text.isdigit() and int(text) in K_CHOICES:
+            values["k"] = int(text)
+        else:
+            bad("k", f"a number of clusters in {K_CHOICES[0]}..{K_CHOICES[-1]}")
+    text = query.get("sel")
+    if text is not None:
+        try:
+            values["selection"] = decode_ids(text)
+        except ValueError:
+            bad("selection", "a list of sample ids (such as 3-7.12)")
+    choice("mode", GALLERY_MODES)
+    choice("cmap", tuple(COLOUR_MAPS))
+    return replace(ExploreView(**values), problems=tuple(problems))
+
+
+def view_query(view: ExploreView) -> dict[str, str]:
+    """The query parameters of a view; defaults and empty parts are left out."""
+    default = ExploreView()
+    query = {}
+    for name, parameter in QUERY_NAMES.items():
+        value = getattr(view, name)
+        if value is None or value == () or (name != "run" and value == getattr(default, name)):
+            continue
+        query[parameter] = encode_ids(value) if name == "selection" else str(value)
+    return query
