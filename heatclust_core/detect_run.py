@@ -42,13 +42,17 @@ class DetectConfig(BaseConfig):
         "Clustering",
     )
     class_id: int | None = Field(None, ge=0, description="suspicious class (default: the target)")
-    k: int = Field(2, ge=2, le=10, description="clusters")
+    k: int = Field(2, title="Clusters k", ge=2, le=10, description="clusters")
     flag_rule: FlagRule = Field(
-        "smaller", description="which cluster is called poisoned (ART's rules)"
+        "smaller", title="Flag rule", description="which cluster is called poisoned (ART's rules)"
     )
-    seed: int = Field(0, ge=0, le=SEED_MAX, description="seed of the reduction and k-means")
+    seed: int = Field(
+        0, title="Seed", ge=0, le=SEED_MAX, description="seed of the reduction and k-means"
+    )
     # raw and activation clustering
-    reducer: Reducer = Field("pca", description="raw/AC: PCA or FastICA before k-means")
+    reducer: Reducer = Field(
+        "pca", title="Raw / AC reducer", description="raw/AC: PCA or FastICA before k-means"
+    )
     n_components: int = Field(10, ge=1, le=1000, description="raw/AC: reduced dimensions")
     # activation clustering and spectral signatures
     layer: str = Field(
@@ -57,23 +61,31 @@ class DetectConfig(BaseConfig):
         "hidden layer)",
     )
     normalize: bool = Field(
-        False, description="AC: unit-length activations before the reduction (not in the paper)"
+        False,
+        title="AC: unit-length activations",
+        description="AC: unit-length activations before the reduction (not in the paper)",
     )
     # spectral signatures
     expected_share: float = Field(
         0.33,
+        title="SS expected poisoned share",
         gt=0,
         le=round(1 / SS_MULTIPLIER, 4),
         description=f"SS: assumed poisoned share of the class; {SS_MULTIPLIER} x it is flagged",
     )
     # heatmap clustering
     relevance_share: float = Field(
-        0.99, gt=0, le=1, description="HC: share of positive relevance kept per heatmap"
+        0.99,
+        title="HC relevance share",
+        gt=0,
+        le=1,
+        description="HC: share of positive relevance kept per heatmap",
     )
     # Trigger pixels lie 0.03-0.1 apart once distances are scaled to 1: an epsilon above their
     # squares blurs the trigger's mass over the cloud, and the clusters follow relevance spread.
     epsilon: float = Field(
         0.003,
+        title="HC entropic epsilon",
         gt=0,
         le=100,
         description="HC: entropic regularisation of GW (distances are scaled to a maximum of 1)",
@@ -103,6 +115,7 @@ class DetectConfig(BaseConfig):
     )
     mds_samples: int = Field(
         20,
+        title="HC samples in the MDS picture",
         ge=0,
         le=1000,
         description="HC: samples whose all-pairs GW matrix MDS draws (M^2/2 solves; 0: none)",
@@ -111,7 +124,9 @@ class DetectConfig(BaseConfig):
         "label", description="HC: explain the labelled or the predicted class"
     )
     lrp_composite: CompositeName = Field(
-        LRPOptions().composite, description="HC: zennit composite of the heatmaps"
+        LRPOptions().composite,
+        title="HC LRP composite",
+        description="HC: zennit composite of the heatmaps",
     )
 
     def relevant_fields(self) -> dict:

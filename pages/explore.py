@@ -4,26 +4,29 @@ k, export, and removal of the selection. The view lives in the URL (see explore/
 import numpy as np
 import streamlit as st
 
-from heatclust_core.config import REMOVAL_MODE_TITLES, REMOVAL_MODES
+from heatclust_core.config import REMOVAL_MODE_TITLES, REMOVAL_MODES, build
 from heatclust_core.detect_run import DetectConfig, load_detections
 from heatclust_core.errors import ConfigError, DamagedFileError, HeatClustError, RunNotFoundError
 from heatclust_core.explain.lrp import LRPOptions, explain
 from heatclust_core.explore.embeddings import (
     EMBEDDING_METHODS,
     EMBEDDING_TITLES,
+    METHOD_FIELDS,
     EmbedConfig,
     eigengaps,
+    find_embedding,
     load_embeddings,
 )
 from heatclust_core.explore.export import export_rows, to_csv, to_json
 from heatclust_core.explore.figures import (
+    EMBEDDING_CHART_META,
     choice_of_k_figure,
     cluster_table,
     embedding_figure,
     k_entry,
     sample_frame,
 )
-from heatclust_core.explore.gallery import gallery_tile
+from heatclust_core.explore.gallery import gallery_tile, thumbnail_uri
 from heatclust_core.explore.view import (
     BASE_COLOURINGS,
     COLOUR_MAPS,
@@ -38,6 +41,8 @@ from heatclust_core.model import pick_device
 from heatclust_core.remediation import RemediateConfig
 from heatclust_core.run_store import RunStore
 from ui import example
+from ui.fields import field_input
+from ui.hover_preview import hover_thumbnails
 from ui.job_panel import job_panel
 from ui.navigation import require_app
 from ui.resources import run_artifacts, runner
@@ -110,16 +115,54 @@ saved = load_embeddings(store, run_id)
 for damaged in saved.damaged:
     st.warning(str(damaged), icon=":material/broken_image:")
 mine = [e for e in saved.values if e["method"] == method and e["class"] == class_id]
-default_config = EmbedConfig(method=method, class_id=class_id)
-embedding = next(
-    (e for e in mine if e["config"] == default_config.model_dump()), mine[0] if mine else None
+# The link's settings (or the defaults) preselect the settings widgets.
+linked_embedding = (
+    find_embedding(mine, linked.settings, class_id) if linked.settings is not None else None
 )
+if linked.settings is not None and linked_embedding is None and linked.method == method:
+    st.warning("The link's eset parameter names no saved embedding of this class; ignored.")
+base = (
+    linked_embedding["config"]
+    if linked_embedding is not None
+    else EmbedConfig(method=method).model_dump()
+)
+setting_names = ("seed", *METHOD_FIELDS[method], "lrp_composite")
+values = {name: base[name] for name in setting_names}
+if not store.read_only:
+    with st.expander(f"Settings of the {EMBEDDING_TITLES[method]}"):
+        columns = st.columns(3)
+        for n, name in enumerate(setting_names):
+            values[name] = field_input(
+                columns[n % 3], EmbedConfig, name, key=f"embed-{method}-{name}", value=base[name]
+            )
+try:
+    wanted = build(EmbedConfig, {"method": method, "class_id": class_id, **values})
+except ConfigError as exc:
+    st.error(f"{exc.parameter}: {exc.message}", icon=":material/error:")
+    st.stop()
+embedding = find_embedding(mine, wanted.settings_name(), class_id)
+default_name = EmbedConfig(method=method).settings_name()
+
+
+def _link(**view) -> None:
+    """Put the view so far (and `view`'s parts) in the URL's query parameters."""
+    settings = wanted.settings_name()
+    explore_view = ExploreView(
+        run=run_key,
+        class_id=class_id,
+        method=method,
+        settings=settings if settings != default_name else None,
+        **view,
+    )
+    st.query_params.from_dict(view_query(explore_view))
+
+
 if not store.read_only:
     if embedding is None and st.button(
         f"Compute the {EMBEDDING_TITLES[method]}", icon=":material/scatter_plot:", type="primary"
     ):
         try:
-            outcome = jobs.submit_embed(run_id, default_config)
+            outcome = jobs.submit_embed(run_id, wanted)
             if outcome.cached:
                 st.rerun()
         except ConfigError as exc:
@@ -129,16 +172,14 @@ if not store.read_only:
     job_panel(jobs, kinds=("embed", "remediate"), run_id=run_id, key="explore-jobs")
 if embedding is None:
     st.caption(
-        f"No {EMBEDDING_TITLES[method]} of class {class_id} yet"
+        f"No {EMBEDDING_TITLES[method]} of class {class_id} with these settings yet"
         + (
             ": compute it above (a job; `python -m heatclust_core embed` does the same)."
             if not store.read_only
             else " in the example."
         )
     )
-    st.query_params.from_dict(
-        view_query(ExploreView(run=run_key, class_id=class_id, method=method))
-    )
+    _link()
     st.stop()
 
 # -- colouring, k, clusters ---------------------------------------------------------------
@@ -234,6 +275,14 @@ left.pills(
 )
 right.button("Clear the selection", on_click=_clear_selection, icon=":material/deselect:")
 
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _thumbnails(models_dir: str, read_only: bool, run: str, class_id: int) -> dict[int, str]:
+    _, train_set = run_artifacts(run, RunStore(models_dir, read_only=read_only))
+    members = np.flatnonzero(train_set.data.labels == class_id)
+    return {int(i): thumbnail_uri(train_set.data.images[i]) for i in members}
+
+
 chart_key = f"embedding-{run_key}-{class_id}-{method}-{generation}"
 event = st.plotly_chart(
     embedding_figure(
@@ -247,6 +296,9 @@ event = st.plotly_chart(
     selection_mode=("box", "lasso", "points"),
     key=chart_key,
 )
+hover_thumbnails(
+    EMBEDDING_CHART_META, _thumbnails(str(store.root), store.read_only, run_id, class_id)
+)
 points = event.selection.points if event and event.selection else []
 seen_key = f"{chart_key}-seen"
 picked = tuple(sorted({int(p["customdata"]) for p in points}))
@@ -254,24 +306,17 @@ if points and picked != st.session_state.get(seen_key):
     st.session_state[seen_key] = picked
     st.session_state[SELECTION][context] = picked
 selection = st.session_state[SELECTION][context]
-st.query_params.from_dict(
-    view_query(
-        ExploreView(
-            run=run_key,
-            class_id=class_id,
-            method=method,
-            colour=colour,
-            k=k,
-            selection=selection,
-            mode=st.session_state.get("explore-mode") or linked.mode,
-            cmap=st.session_state.get("explore-cmap") or linked.cmap,
-        )
-    )
+_link(
+    colour=colour,
+    k=k,
+    selection=selection,
+    mode=st.session_state.get("explore-mode") or linked.mode,
+    cmap=st.session_state.get("explore-cmap") or linked.cmap,
 )
 st.caption(
     f"{embedding['n_samples']} samples, {embedding['n_poisoned']} poisoned · computed in "
     f"{embedding['seconds']['total']:.1f} s on {embedding.get('device', 'cpu')} · box, lasso or "
-    "click on the picture to select; hover for a sample's facts."
+    "click on the picture to select; hover for a sample's image and facts."
 )
 
 # -- gallery ------------------------------------------------------------------------------

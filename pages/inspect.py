@@ -5,8 +5,6 @@ import streamlit as st
 
 from heatclust_core.config import REMOVAL_MODE_TITLES, REMOVAL_MODES, build
 from heatclust_core.detect_run import DetectConfig, load_detections
-from heatclust_core.detectors.base import REDUCERS
-from heatclust_core.detectors.flagging import FLAG_RULES
 from heatclust_core.errors import (
     ConfigError,
     DamagedFileError,
@@ -34,6 +32,7 @@ from heatclust_core.report import run_report
 from heatclust_core.run_store import RunStore
 from heatclust_core.scan import SCAN_METHODS, ScanConfig, load_scans
 from ui import example
+from ui.fields import field_input
 from ui.job_panel import job_panel
 from ui.navigation import require_app
 from ui.resources import run_artifacts, runner
@@ -128,71 +127,35 @@ if has_network:
         icon=":material/travel_explore:",
         query_params={"run": example.key(run_id) if is_example else run_id, "class": suspicious},
     )
+# The detector settings offered here, in rows of three; each widget's label, default, choices
+# and help come from its DetectConfig field (ui/fields.py).
+DETECT_SETTINGS = (
+    ("k", "flag_rule", "seed"),
+    ("relevance_share", "epsilon", "mds_samples"),
+    ("lrp_composite", "reducer", "normalize"),
+    ("expected_share",),
+)
+detect_settings: dict = {}
 if not store.read_only:
-    detect_defaults = DetectConfig()
     with st.expander("Detector settings"):
-        left, middle, right = st.columns(3)
-        k = left.number_input("Clusters k", value=detect_defaults.k, step=1)
-        flag_rule = middle.selectbox("Flag rule", FLAG_RULES)
-        seed = right.number_input("Seed", value=detect_defaults.seed, step=1, key="detector-seed")
-        left, middle, right = st.columns(3)
-        relevance_share = left.number_input(
-            "HC relevance share", value=detect_defaults.relevance_share, step=0.01
-        )
-        epsilon = middle.number_input(
-            "HC entropic epsilon", value=detect_defaults.epsilon, step=0.001, format="%.4f"
-        )
-        mds_samples = right.number_input(
-            "HC samples in the MDS picture",
-            value=detect_defaults.mds_samples,
-            step=10,
-            help="Costs M²/2 GW problems.",
-        )
-        left, middle, right = st.columns(3)
-        composite = left.selectbox("HC LRP composite", COMPOSITES)
-        reducer = middle.selectbox(
-            "Raw / AC reducer",
-            REDUCERS,
-            index=REDUCERS.index(detect_defaults.reducer),
-            format_func=str.upper,
-            help=DetectConfig.model_fields["reducer"].description,
-        )
-        normalize = right.toggle("AC: unit-length activations", value=detect_defaults.normalize)
-        left, middle, right = st.columns(3)
-        scan_method = right.selectbox(
+        for row in DETECT_SETTINGS:
+            for column, name in zip(st.columns(3), row, strict=False):
+                detect_settings[name] = field_input(
+                    column, DetectConfig, name, key=f"detect-{name}"
+                )
+        left, right = st.columns(2)
+        scan_method = left.selectbox(
             "Class scan method",
             SCAN_METHODS,
             help=ScanConfig.model_fields["method"].description,
         )
-        expected_share = left.number_input(
-            "SS expected poisoned share",
-            value=detect_defaults.expected_share,
-            step=0.01,
-            help=DetectConfig.model_fields["expected_share"].description,
-        )
-        device = st.selectbox(
+        device = right.selectbox(
             "Device", ["auto", "cpu"] + (["cuda"] if pick_device().type == "cuda" else [])
         )
 
 
 def _detect_config(detector: str) -> DetectConfig:
-    return build(
-        DetectConfig,
-        {
-            "detector": detector,
-            "class_id": suspicious,
-            "k": k,
-            "flag_rule": flag_rule,
-            "seed": seed,
-            "reducer": reducer,
-            "normalize": normalize,
-            "expected_share": expected_share,
-            "relevance_share": relevance_share,
-            "epsilon": epsilon,
-            "mds_samples": mds_samples,
-            "lrp_composite": composite,
-        },
-    )
+    return build(DetectConfig, {"detector": detector, "class_id": suspicious, **detect_settings})
 
 
 @st.cache_data(show_spinner="Computing LRP heatmaps...", max_entries=32)
@@ -326,7 +289,9 @@ if not store.read_only:
                         f"{DETECTOR_NAMES[detector]} with these settings is already in the table below."
                     )
         if scan_requested:
-            outcome = jobs.submit_scan(run_id, ScanConfig(method=scan_method, seed=seed), device)
+            outcome = jobs.submit_scan(
+                run_id, ScanConfig(method=scan_method, seed=detect_settings["seed"]), device
+            )
             if outcome.cached:
                 st.info("This class scan is already below.")
     except ConfigError as exc:

@@ -11,9 +11,15 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from heatclust_core.catalog import run_label, run_rows
-from heatclust_core.config import AUGMENTATION_SWITCHES, DataConfig, RunConfig, TrainConfig
+from heatclust_core.config import (
+    AUGMENTATION_SWITCHES,
+    DataConfig,
+    RunConfig,
+    TrainConfig,
+    allowed_range,
+)
 from heatclust_core.data.synthetic import CLASS_NAMES
-from heatclust_core.detect_run import load_detections
+from heatclust_core.detect_run import DetectConfig, load_detections
 from heatclust_core.jobs import JobRunner
 from heatclust_core.remediation import load_remediations
 from heatclust_core.run_store import RunStore
@@ -250,6 +256,24 @@ def test_inspect_shows_the_metrics_and_the_charts_of_a_finished_run(app_env, fin
     cloud = chart(app, "point-cloud").data[2]
     assert cloud.type == "scatter" and len(cloud.x) == len(cloud.customdata) > 0
     assert sum(cloud.customdata) == pytest.approx(1.0)  # the cloud's relevance mass
+
+
+def test_inspects_detector_settings_are_the_fields_with_their_defaults(app_env, finished_run):
+    """Each titled DetectConfig field is a widget labelled with its title, set to its default,
+    its help naming the field's range; a value out of range is refused with that range."""
+    app = start_app("pages/inspect.py", run=finished_run)
+    widgets = {w.label: w for w in [*app.number_input, *app.selectbox, *app.toggle]}
+    titled = {n: f for n, f in DetectConfig.model_fields.items() if f.title}
+    assert len(titled) >= 10
+    for name, field in titled.items():
+        widget = widgets[field.title]
+        assert widget.value == field.default, name
+        bounds = allowed_range(DetectConfig, (name,))
+        if bounds:
+            assert bounds in widget.help, name
+    widgets["HC relevance share"].set_value(1.5)
+    button(app, "Heatmap Clustering").click().run()
+    assert any("relevance_share: must be in (0, 1]" in e.value for e in app.error)
 
 
 def test_detectors_started_from_inspect_fill_the_table_clusters_and_scan(app_env, finished_run):

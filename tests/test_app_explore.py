@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from heatclust_core.example import read_manifest
-from heatclust_core.explore.embeddings import load_embeddings
+from heatclust_core.explore.embeddings import METHOD_FIELDS, EmbedConfig, load_embeddings
 from heatclust_core.explore.view import COLOUR_MAPS, COLOURING_TITLES, GALLERY_MODES, decode_ids
 from heatclust_core.jobs import JobRunner
 from heatclust_core.remediation import load_remediations
@@ -130,6 +130,22 @@ def test_an_embedding_and_a_removal_run_as_jobs_on_a_run_of_ones_own(
     finished("embed")
     app.run()
     assert "pca" in [e["method"] for e in load_embeddings(store, main).values]
+    # Settings come from the fields: each of PCA's is a widget set to its field's default...
+    for name in ("seed", *METHOD_FIELDS["pca"], "lrp_composite"):
+        field = EmbedConfig.model_fields[name]
+        widget = next(
+            w
+            for w in [*app.number_input, *app.text_input, *app.selectbox]
+            if w.label == field.title
+        )
+        assert widget.value == field.default, name
+    # ...another seed is another embedding, a bad one is refused.
+    control(app.number_input, "Seed").set_value(1).run()
+    assert any("with these settings yet" in c.value for c in app.caption)
+    assert [b for b in app.button if b.label == "Compute the PCA of the activations"]
+    control(app.number_input, "Seed").set_value(-1).run()
+    assert any("seed: must be in [0," in e.value for e in app.error)
+    control(app.number_input, "Seed").set_value(0).run()
     control(app.button_group, "Select a cluster").set_value(1).run()
     selected = decode_ids(app.query_params["sel"])
     assert len(selected) == selection_count(app) > 0

@@ -237,12 +237,26 @@ POINTS_IN_BOX = """(gd, box) => {
 }"""
 
 
+# Page coordinates of the first point of a chart left of a page x (plotly does not hover
+# inside a drawn selection box: it belongs to the selection).
+POINT_LEFT_OF = """(gd, limit) => {
+    const rect = gd.getBoundingClientRect(), xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+    for (const trace of gd._fullData) {
+        for (let i = 0; i < trace.x.length; i++) {
+            const x = rect.left + xa._offset + xa.l2p(trace.x[i]);
+            if (x < limit) return { x: x, y: rect.top + ya._offset + ya.l2p(trace.y[i]) };
+        }
+    }
+    return null;
+}"""
+
+
 def _gallery_ids(page) -> list[int]:
     captions = page.get_by_test_id("stImageCaption").all_inner_texts()
     return [int(re.match(r"#(\d+) ", caption)[1]) for caption in captions]
 
 
-def test_a_box_over_an_embedding_selects_its_samples_and_the_link_restores_them(
+def test_a_box_over_an_embedding_selects_its_samples_hover_shows_one_and_the_link_restores_them(
     chromium, server, tmp_path
 ):
     from playwright.sync_api import sync_playwright
@@ -279,6 +293,14 @@ def test_a_box_over_an_embedding_selects_its_samples_and_the_link_restores_them(
             page.wait_for_timeout(500)
             assert _gallery_ids(page) == expected[:60]
             assert "sel=" in page.url
+
+            # Hovering a point shows that sample's image beside the pointer.
+            point = chart.evaluate(POINT_LEFT_OF, box[0] - 10)
+            page.mouse.move(point["x"], point["y"])
+            thumbnail = page.locator("#heatclust-hover-thumbnail")
+            thumbnail.wait_for(state="visible", timeout=10_000)
+            assert int(thumbnail.get_attribute("data-sample")) in everything
+            assert thumbnail.get_attribute("src").startswith("data:image/jpeg;base64,")
 
             started = time.monotonic()
             page.reload()

@@ -72,31 +72,55 @@ class EmbedConfig(BaseConfig):
         "gw-mds: landmark MDS of the point clouds' GW distances (HC)",
     )
     class_id: int | None = Field(None, ge=0, description="class to embed (default: the target)")
-    seed: int = Field(0, ge=0, le=SEED_MAX, description="seed of the embedding and of k-means")
+    seed: int = Field(
+        0, title="Seed", ge=0, le=SEED_MAX, description="seed of the embedding and of k-means"
+    )
     layer: str = Field(
-        DEFAULT_LAYER, description="umap, tsne, pca: module whose activations are embedded"
+        DEFAULT_LAYER,
+        title="Layer",
+        description="umap, tsne, pca: module whose activations are embedded",
     )
     n_neighbors: int = Field(
-        15, ge=2, le=100, description="umap, spectral: neighbours per sample in the kNN graph"
+        15,
+        title="Neighbours",
+        ge=2,
+        le=100,
+        description="umap, spectral: neighbours per sample in the kNN graph",
     )
-    min_dist: float = Field(0.1, ge=0, le=1, description="umap: minimum distance in the picture")
-    perplexity: float = Field(30.0, ge=2, le=100, description="tsne: perplexity")
+    min_dist: float = Field(
+        0.1,
+        title="UMAP minimum distance",
+        ge=0,
+        le=1,
+        description="umap: minimum distance in the picture",
+    )
+    perplexity: float = Field(
+        30.0, title="t-SNE perplexity", ge=2, le=100, description="tsne: perplexity"
+    )
     pool: int = Field(
         2,
+        title="Heatmap pooling, px",
         ge=1,
         le=8,
         description="spectral, gw-mds: side of the sum-pooling window applied to the heatmaps, "
         "px (gw-mds: 2 makes clouds ~3.6x smaller, GW solves ~7x faster)",
     )
     landmarks: int = Field(
-        16, ge=3, le=256, description="gw-mds: landmark samples; costs N x landmarks GW solves"
+        16,
+        title="Landmarks",
+        ge=3,
+        le=256,
+        description="gw-mds: landmark samples; costs N x landmarks GW solves",
     )
     relevance_share: float = DetectConfig.model_fields["relevance_share"]
     # A picture, not the detector: at 0.003 the pooled clouds' solves take 7x longer for the
     # same 2-means accuracy on the default class (0.904 vs 0.905, README).
-    epsilon: float = Field(0.01, gt=0, le=100, description="gw-mds: entropic GW epsilon")
+    epsilon: float = Field(
+        0.01, title="GW entropic epsilon", gt=0, le=100, description="gw-mds: entropic GW epsilon"
+    )
     lrp_composite: CompositeName = Field(
         LRPOptions().composite,
+        title="LRP composite",
         description="zennit composite of the heatmaps (spectral, gw-mds, trigger relevance)",
     )
 
@@ -107,6 +131,13 @@ class EmbedConfig(BaseConfig):
 
     def result_name(self) -> str:
         text = json.dumps(self.relevant_fields(), sort_keys=True)
+        return f"{self.method}-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
+
+    def settings_name(self) -> str:
+        """The method and its settings without the class: names one embedding of a class
+        whether the class was given or defaulted to the target (the explorer's link)."""
+        settings = {k: v for k, v in self.relevant_fields().items() if k != "class_id"}
+        text = json.dumps(settings, sort_keys=True)
         return f"{self.method}-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
 
 
@@ -148,11 +179,13 @@ def pooled_heatmaps(heatmaps: np.ndarray, pool: int) -> np.ndarray:
 
 
 def choice_of_k(space: np.ndarray, seed: int) -> list[dict]:
-    """k-means++ (10 restarts) of (N, d) points for each k of K_CHOICES below N: labels,
-    cluster sizes, silhouette and the flagged (smallest) cluster."""
+    """k-means++ (10 restarts) of (N, d) points for each k of K_CHOICES below N and up to the
+    number of distinct points: labels, cluster sizes, silhouette and the flagged (smallest)
+    cluster."""
     entries = []
+    distinct = len(np.unique(np.round(space, 9), axis=0))
     for k in K_CHOICES:
-        if k >= len(space):
+        if k >= len(space) or k > distinct:
             break
         labels = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(space)
         silhouette = float(silhouette_score(space, labels)) if len(set(labels)) > 1 else 0.0
@@ -327,6 +360,15 @@ def run_embedding(
     EMBEDDINGS.save(store, run_id, config.result_name(), result)
     progress("embedding", 1.0, f"{len(members)} samples")
     return result
+
+
+def find_embedding(saved: list[dict], settings_name: str, class_id: int) -> dict | None:
+    """The newest saved embedding of `class_id` whose settings_name is `settings_name`."""
+    for embedding in saved:
+        config = EmbedConfig.model_validate(embedding["config"])
+        if embedding["class"] == class_id and config.settings_name() == settings_name:
+            return embedding
+    return None
 
 
 def eigengaps(eigenvalues: list[float]) -> dict[int, float]:

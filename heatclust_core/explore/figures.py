@@ -15,6 +15,8 @@ from heatclust_core.explore.view import COLOURING_TITLES
 from heatclust_core.figures import CLUSTER_COLORS
 
 TRUTH_COLOURS = {"clean": "#4c78a8", "poisoned": "#e45756"}
+# layout.meta of the embedding chart: how the page's hover preview finds it.
+EMBEDDING_CHART_META = "heatclust-embedding"
 
 
 def k_entry(embedding: dict, k: int) -> dict:
@@ -144,6 +146,7 @@ def embedding_figure(
         legend_title=f"colour = {COLOURING_TITLES[colour]}, marker x = poisoned",
         dragmode="select",
         height=560,
+        meta=EMBEDDING_CHART_META,
     )
     return figure
 

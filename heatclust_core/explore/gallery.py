@@ -3,7 +3,11 @@ heatmap laid over the input."""
 
 from __future__ import annotations
 
+import base64
+import io
+
 import numpy as np
+from PIL import Image
 from plotly.colors import get_colorscale, sample_colorscale
 
 from heatclust_core.explore.view import COLOUR_MAPS
@@ -47,3 +51,11 @@ def gallery_tile(image: np.ndarray, heatmap: np.ndarray, mode: str, cmap: str) -
         tile = (1 - weight) * grey + weight * colourise(heatmap, cmap)
     tile = np.asarray(tile, dtype=np.float64)
     return np.kron(tile, np.ones((SCALE, SCALE, 1))).round().astype(np.uint8)
+
+
+def thumbnail_uri(image: np.ndarray, quality: int = 90) -> str:
+    """A (H, W, 3) uint8 image as a JPEG data URI (a 32 x 32 sign: about 1 kB), for the hover
+    preview; the browser enlarges it."""
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="JPEG", quality=quality)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()

@@ -29,6 +29,7 @@ COLOURING_TITLES = {
     "hc": "Heatmap Clustering's clusters",
 }
 RUN_PATTERN = re.compile(r"^(example-)?[0-9a-f]{12}$")
+SETTINGS_PATTERN = re.compile(r"^[a-z-]{3,10}-[0-9a-f]{10}$")
 MAX_CLASS = 10_000
 
 
@@ -37,6 +38,7 @@ class ExploreView:
     run: str | None = None
     class_id: int | None = None
     method: str = EmbedConfig().method
+    settings: str | None = None
     colour: str = "truth"
     k: int = K_CHOICES[0]
     selection: tuple[int, ...] = ()
@@ -50,6 +52,7 @@ QUERY_NAMES = {
     "run": "run",
     "class_id": "class",
     "method": "emb",
+    "settings": "eset",
     "colour": "color",
     "k": "k",
     "selection": "sel",
@@ -87,6 +90,13 @@ def decode_ids(text: str, limit: int = 1_000_000) -> tuple[int, ...]:
     return tuple(sorted(ids))
 
 
+def _ids_or_none(text: str) -> tuple[int, ...] | None:
+    try:
+        return decode_ids(text)
+    except ValueError:
+        return None
+
+
 def parse_view(query: Mapping[str, str]) -> ExploreView:
     """An ExploreView from query parameters; each one that does not validate falls back to its
     default, with a note in `problems`. Run ids and class ids are checked here for form only:
@@ -97,41 +107,42 @@ def parse_view(query: Mapping[str, str]) -> ExploreView:
     def bad(name: str, allowed: str) -> None:
         problems.append(f"The link's {QUERY_NAMES[name]} parameter is not {allowed}; ignored.")
 
-    def choice(name: str, options) -> None:
+    def take(name: str, parse, allowed: str) -> None:
+        """values[name] = parse(text), or a problem when parse says None."""
         text = query.get(QUERY_NAMES[name])
         if text is None:
             return
-        if text in options:
-            values[name] = text
+        value = parse(text)
+        if value is None:
+            bad(name, allowed)
         else:
-            bad(name, "one of " + ", ".join(options))
+            values[name] = value
 
-    run = query.get("run")
-    if run is not None:
-        if RUN_PATTERN.fullmatch(run):
-            values["run"] = run
-        else:
-            bad("run", "a run id (12 hex digits)")
-    text = query.get("class")
-    if text is not None:
-        if text.isdigit() and int(text) <= MAX_CLASS:
-            values["class_id"] = int(text)
-        else:
-            bad("class_id", "a class id")
+    def choice(name: str, options) -> None:
+        take(name, lambda text: text if text in options else None, "one of " + ", ".join(options))
+
+    def matching(pattern: re.Pattern):
+        return lambda text: text if pattern.fullmatch(text) else None
+
+    take("run", matching(RUN_PATTERN), "a run id (12 hex digits)")
+    take(
+        "class_id",
+        lambda text: int(text) if text.isdigit() and int(text) <= MAX_CLASS else None,
+        "a class id",
+    )
     choice("method", EMBEDDING_METHODS)
+    take(
+        "settings",
+        matching(SETTINGS_PATTERN),
+        "an embedding's settings name (such as umap-0123456789)",
+    )
     choice("colour", COLOURINGS)
-    text = query.get("k")
-    if text is not None:
-        if text.isdigit() and int(text) in K_CHOICES:
-            values["k"] = int(text)
-        else:
-            bad("k", f"a number of clusters in {K_CHOICES[0]}..{K_CHOICES[-1]}")
-    text = query.get("sel")
-    if text is not None:
-        try:
-            values["selection"] = decode_ids(text)
-        except ValueError:
-            bad("selection", "a list of sample ids (such as 3-7.12)")
+    take(
+        "k",
+        lambda text: int(text) if text.isdigit() and int(text) in K_CHOICES else None,
+        f"a number of clusters in {K_CHOICES[0]}..{K_CHOICES[-1]}",
+    )
+    take("selection", _ids_or_none, "a list of sample ids (such as 3-7.12)")
     choice("mode", GALLERY_MODES)
     choice("cmap", tuple(COLOUR_MAPS))
     return replace(ExploreView(**values), problems=tuple(problems))

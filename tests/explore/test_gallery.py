@@ -40,3 +40,20 @@ def test_the_overlay_keeps_the_image_where_there_is_no_relevance():
     tile = gallery_tile(image, heatmap, "overlay", "bwr")
     np.testing.assert_array_equal(tile[-1, -1], [100, 100, 100])
     assert tile[0, 0, 0] > tile[0, 0, 2]  # the relevant pixel turns red
+
+
+def test_a_thumbnail_is_a_jpeg_data_uri_of_the_image():
+    import base64
+    import io
+
+    from PIL import Image
+
+    from heatclust_core.explore.gallery import thumbnail_uri
+
+    image = np.zeros((32, 32, 3), dtype=np.uint8)
+    image[:, :16] = 200
+    uri = thumbnail_uri(image)
+    assert uri.startswith("data:image/jpeg;base64,") and len(uri) < 3000
+    decoded = np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))))
+    assert decoded.shape == (32, 32, 3)
+    assert np.abs(decoded.astype(int) - image).mean() < 10

@@ -1,0 +1,69 @@
+"""Widgets derived from config fields: the label, default, choices and help of each come from
+the pydantic field, so a page never restates them. No min/max on number widgets: the config
+validates, and an out-of-range value gets the config's own one-line message."""
+
+from __future__ import annotations
+
+import math
+import types
+import typing
+from typing import Any
+
+from pydantic import BaseModel
+
+from heatclust_core.config import allowed_range
+
+
+def field_choices(model: type[BaseModel], name: str) -> tuple | None:
+    """The allowed values of a Literal field (None for any other)."""
+    annotation = model.model_fields[name].annotation
+    if typing.get_origin(annotation) is typing.Literal:
+        return typing.get_args(annotation)
+    return None
+
+
+def field_type(model: type[BaseModel], name: str) -> type:
+    """The field's type, without `| None`."""
+    annotation = model.model_fields[name].annotation
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return next(arg for arg in typing.get_args(annotation) if arg is not type(None))
+    return annotation
+
+
+def field_input(container, model: type[BaseModel], name: str, key: str, value: Any = None) -> Any:
+    """A widget for `model.name`: a selectbox for a Literal, a toggle for a bool, a number
+    input for an int or float, a text input otherwise; `value` (default: the field's
+    default) preselects it. Label: the field's title (else its name in words); help: its
+    description and range."""
+    field = model.model_fields[name]
+    value = field.default if value is None else value
+    label = field.title or name.replace("_", " ").capitalize()
+    bounds = allowed_range(model, (name,))
+    help_text = "; ".join(part for part in (field.description, bounds) if part) or None
+    choices = field_choices(model, name)
+    if choices:
+        return container.selectbox(
+            label, choices, index=choices.index(value), help=help_text, key=key
+        )
+    kind = field_type(model, name)
+    if kind is bool:
+        return container.toggle(label, value=bool(value), help=help_text, key=key)
+    if kind is int:
+        return container.number_input(label, value=int(value), step=1, help=help_text, key=key)
+    if kind is float:
+        return container.number_input(
+            label,
+            value=float(value),
+            step=_step(float(value)),
+            format="%g",
+            help=help_text,
+            key=key,
+        )
+    return container.text_input(label, value=str(value), help=help_text, key=key)
+
+
+def _step(value: float) -> float:
+    """A tenth of the value's order of magnitude (0.01 for 0.1, 1 for 30)."""
+    if value == 0:
+        return 0.01
+    return 10 ** (math.floor(math.log10(abs(value))) - 1)
