@@ -113,6 +113,14 @@ class DetectConfig(BaseConfig):
     barycenter_iter: int = Field(
         1, ge=1, le=100, description="HC: barycenter steps per k-means iteration"
     )
+    pool: int = Field(
+        1,
+        title="HC heatmap pooling, px",
+        ge=1,
+        le=8,
+        description="HC: sum-pool the heatmaps pool x pool before the point clouds (fewer "
+        "points, faster GW; 1: the paper's pixel clouds)",
+    )
     mds_samples: int = Field(
         20,
         title="HC samples in the MDS picture",
@@ -135,11 +143,27 @@ class DetectConfig(BaseConfig):
         common = {"detector", "class_id", "seed"}
         if self.detector != "ss":
             common |= {"k", "flag_rule"}
-        return self.model_dump(include=common | set(DETECTOR_FIELDS[self.detector]))
+        return _without_neutral(
+            self.model_dump(include=common | set(DETECTOR_FIELDS[self.detector]))
+        )
+
+    def hashed_content(self) -> dict:
+        """Every field, less those added later at their neutral value: what ids that contain
+        a DetectConfig (sweeps) hash, so that adding a field keeps the ids saved before."""
+        return _without_neutral(self.model_dump())
 
     def result_name(self) -> str:
         text = json.dumps(self.relevant_fields(), sort_keys=True)
         return f"{self.detector}-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
+
+
+# Fields added after results were saved, and the value that means "as before": left out of
+# result names and ids at that value, so that saved results keep their names.
+NEUTRAL_VALUES = {"pool": 1}
+
+
+def _without_neutral(fields: dict) -> dict:
+    return {k: v for k, v in fields.items() if NEUTRAL_VALUES.get(k, object()) != v}
 
 
 # Each detector's own settings in DetectConfig, beside detector, class_id, seed, k, flag_rule.
@@ -158,6 +182,7 @@ DETECTOR_FIELDS: dict[str, tuple[str, ...]] = {
         "mds_samples",
         "explain_class",
         "lrp_composite",
+        "pool",
     ),
 }
 
@@ -197,6 +222,7 @@ def build_detector(
         barycenter_iter=config.barycenter_iter,
         explain_class=config.explain_class,
         mds_samples=config.mds_samples,
+        pool=config.pool,
         lrp=LRPOptions(composite=config.lrp_composite),
         device=device,
         progress=progress,

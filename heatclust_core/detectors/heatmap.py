@@ -12,7 +12,7 @@ from heatclust_core.detectors.base import Detector
 from heatclust_core.detectors.flagging import centroid_silhouette
 from heatclust_core.errors import ConfigError
 from heatclust_core.explain.lrp import LRPOptions, explain
-from heatclust_core.explain.point_cloud import PointCloud, point_cloud
+from heatclust_core.explain.point_cloud import PointCloud, point_cloud, pooled_heatmaps
 from heatclust_core.gw.engine import GWOptions, pairwise_gw
 from heatclust_core.gw.kmeans import GWKMeansOptions, gw_kmeans
 from heatclust_core.model import Classifier
@@ -22,7 +22,8 @@ from heatclust_core.progress import Progress, silent
 class HeatmapClustering(Detector):
     """Parameters: relevance_share of positive relevance kept per heatmap, epsilon of entropic
     GW, barycenter_size (points per GW barycenter), max_iter and tol_moved of k-means (it stops
-    once an iteration moves at most that share of the samples), explain "label" (the
+    once an iteration moves at most that share of the samples), pool (sum-pool the heatmaps
+    pool x pool before taking the point clouds: 2 makes them ~3.6x smaller), explain "label" (the
     sample's label, default) or "predicted".
 
     For pictures, up to `mds_samples` samples (all of a small class, else a seeded draw
@@ -47,6 +48,7 @@ class HeatmapClustering(Detector):
         lrp: LRPOptions = LRPOptions(),
         gw_tol: float = 1e-3,
         mds_samples: int = 20,
+        pool: int = 1,
         device: torch.device | str = "cpu",
         progress: Progress = silent,
         **kwargs,
@@ -71,6 +73,9 @@ class HeatmapClustering(Detector):
         )
         self.explain_class = explain_class
         self.mds_samples = mds_samples
+        if pool < 1:
+            raise ConfigError("pool", f"must be >= 1, got {pool}")
+        self.pool = pool
         self.lrp = lrp
         self.device = torch.device(device)
         self.progress = progress
@@ -82,7 +87,8 @@ class HeatmapClustering(Detector):
             explanation = explain(self.model, images, classes, self.device, self.lrp)
             self.heatmaps_ = explanation.heatmaps()
             self.point_clouds_: list[PointCloud] = [
-                point_cloud(h, self.relevance_share) for h in self.heatmaps_
+                point_cloud(h, self.relevance_share)
+                for h in pooled_heatmaps(self.heatmaps_, self.pool)
             ]
             spaces = [cloud.metric_measure() for cloud in self.point_clouds_]
             self.progress("features", 1.0, f"{len(spaces)} point clouds")

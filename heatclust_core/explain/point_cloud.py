@@ -55,3 +55,14 @@ def point_cloud(heatmap: np.ndarray, share: float = 0.99) -> PointCloud:
     rows, cols = np.unravel_index(chosen, heatmap.shape)
     weights = mass[chosen] / mass[chosen].sum()
     return PointCloud(np.stack([rows, cols], axis=1), weights)
+
+
+def pooled_heatmaps(heatmaps: np.ndarray, pool: int) -> np.ndarray:
+    """(N, H, W) -> (N, H/pool, W/pool): the relevance of each pool x pool block, the sum of its
+    pixels' (LRP conserves relevance, so a block's sum is its relevance). pool 1: unchanged."""
+    if pool == 1:
+        return heatmaps
+    n, height, width = heatmaps.shape
+    rows, cols = height // pool, width // pool
+    blocks = heatmaps[:, : rows * pool, : cols * pool].reshape(n, rows, pool, cols, pool)
+    return blocks.sum(axis=(2, 4))

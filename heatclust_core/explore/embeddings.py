@@ -39,7 +39,7 @@ from heatclust_core.detectors.base import reduce_features
 from heatclust_core.detectors.flagging import flag_clusters
 from heatclust_core.errors import ConfigError
 from heatclust_core.explain.lrp import CompositeName, LRPOptions, explain
-from heatclust_core.explain.point_cloud import point_cloud
+from heatclust_core.explain.point_cloud import point_cloud, pooled_heatmaps
 from heatclust_core.explore.landmark_mds import landmark_gw_losses, landmark_mds
 from heatclust_core.gw.engine import GWOptions
 from heatclust_core.metrics import predict
@@ -167,15 +167,6 @@ def trigger_relevance_share(
         if row >= 0 and totals[i] > 0:
             shares[i] = positive[i, row : row + size, col : col + size].sum() / totals[i]
     return shares
-
-
-def pooled_heatmaps(heatmaps: np.ndarray, pool: int) -> np.ndarray:
-    """(N, H, W) -> (N, H/pool, W/pool): the relevance of each pool x pool block, the sum of its
-    pixels' (LRP conserves relevance, so a block's sum is its relevance)."""
-    n, height, width = heatmaps.shape
-    rows, cols = height // pool, width // pool
-    blocks = heatmaps[:, : rows * pool, : cols * pool].reshape(n, rows, pool, cols, pool)
-    return blocks.sum(axis=(2, 4))
 
 
 def choice_of_k(space: np.ndarray, seed: int) -> list[dict]:

@@ -57,6 +57,9 @@ class SweepConfig(BaseConfig):
     def sweep_id(self) -> str:
         """name-<10 hex digits>: the sweep's axes and what of its base run decides results (as
         run ids: not the folder the synthetic set is cached in)."""
-        content = self.model_dump(exclude={"base"}) | {"base": self.base.hashed_content()}
+        content = self.model_dump(exclude={"base", "detect"}) | {
+            "base": self.base.hashed_content(),
+            "detect": self.detect.hashed_content(),
+        }
         canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
         return f"{self.name}-{hashlib.sha256(canonical.encode()).hexdigest()[:10]}"

@@ -116,3 +116,39 @@ def test_mds_picture_solves_with_looser_stopping_rules_never_tighter():
     assert (picture.epsilon, picture.tol, picture.inner_tol) == (0.003, 1e-2, 1e-4)
     loose = GWOptions(tol=0.05, inner_tol=1e-3)
     assert picture_options(loose) == loose
+
+
+def test_pooled_heatmap_clustering_takes_its_clouds_from_the_block_sums(two_class_backdoor):
+    model, train_set = two_class_backdoor
+    of_class = train_set.data.labels == 0
+    members = np.r_[
+        np.flatnonzero(of_class & ~train_set.is_poisoned)[:40],
+        np.flatnonzero(of_class & train_set.is_poisoned)[:20],
+    ]
+    images, labels = train_set.data.images[members], train_set.data.labels[members]
+    truth = train_set.is_poisoned[members]
+    common = {"relevance_share": 0.9, "barycenter_size": 8, "max_iter": 5, "mds_samples": 0}
+    pixels = HeatmapClustering(model, **common).fit(images, labels)
+    pooled = HeatmapClustering(model, pool=2, **common).fit(images, labels)
+    assert max(cloud.coords.max() for cloud in pooled.point_clouds_) < 16
+    assert np.mean([c.size for c in pooled.point_clouds_]) < np.mean(
+        [c.size for c in pixels.point_clouds_]
+    )
+    # The stickered samples stand apart in both.
+    for detector in (pixels, pooled):
+        assert (detector.predict() == truth).mean() > 0.9
+    with pytest.raises(ConfigError):
+        HeatmapClustering(model, pool=0)
+
+
+def test_an_hc_result_name_without_pooling_is_the_one_saved_before_pooling_existed():
+    import hashlib
+    import json
+
+    from heatclust_core.detect_run import DETECTOR_FIELDS, DetectConfig
+
+    config = DetectConfig()
+    old_fields = set(DETECTOR_FIELDS["hc"]) - {"pool"} | {"detector", "class_id", "seed", "k"}
+    text = json.dumps(config.model_dump(include=old_fields | {"flag_rule"}), sort_keys=True)
+    assert config.result_name() == f"hc-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
+    assert DetectConfig(pool=2).result_name() != config.result_name()

@@ -7,6 +7,7 @@ from heatclust_core.attacks.poison import PoisonedSet
 from heatclust_core.config import AttackConfig, DataConfig, RunConfig, TrainConfig
 from heatclust_core.data.imageset import ImageSet
 from heatclust_core.errors import ConfigError
+from heatclust_core.explain.point_cloud import pooled_heatmaps
 from heatclust_core.explore.embeddings import (
     EMBEDDING_METHODS,
     K_CHOICES,
@@ -14,7 +15,6 @@ from heatclust_core.explore.embeddings import (
     choice_of_k,
     eigengaps,
     load_embeddings,
-    pooled_heatmaps,
     run_embedding,
     spectral_embedding,
     trigger_relevance_share,
