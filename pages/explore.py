@@ -87,7 +87,7 @@ if not store.has_network(run_id):
         "its network and images. Train its configuration on the Attack & train page."
     )
     st.stop()
-model, train_set = run_artifacts(run_id, store)
+_, train_set = run_artifacts(run_id, store)
 classes = [c for c in range(len(names)) if train_set.has_images(train_set.data.labels == c)]
 if linked.class_id is not None and linked.class_id not in classes:
     st.warning("The link's class parameter names no class of this run with images; ignored.")

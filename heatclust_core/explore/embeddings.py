@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Literal, get_args
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, ValidationError
 from scipy.sparse.csgraph import laplacian
 from scipy.sparse.linalg import eigsh
 from sklearn.cluster import KMeans
@@ -354,9 +354,13 @@ def run_embedding(
 
 
 def find_embedding(saved: list[dict], settings_name: str, class_id: int) -> dict | None:
-    """The newest saved embedding of `class_id` whose settings_name is `settings_name`."""
+    """The newest saved embedding of `class_id` whose settings_name is `settings_name`; a file
+    whose config no longer validates (edited, or from another version) is passed over."""
     for embedding in saved:
-        config = EmbedConfig.model_validate(embedding["config"])
+        try:
+            config = EmbedConfig.model_validate(embedding["config"])
+        except ValidationError:
+            continue
         if embedding["class"] == class_id and config.settings_name() == settings_name:
             return embedding
     return None

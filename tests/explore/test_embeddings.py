@@ -14,6 +14,7 @@ from heatclust_core.explore.embeddings import (
     EmbedConfig,
     choice_of_k,
     eigengaps,
+    find_embedding,
     load_embeddings,
     run_embedding,
     spectral_embedding,
@@ -144,3 +145,12 @@ def test_the_spectral_embedding_separates_blobs_and_its_eigengap_counts_them():
     labels = np.asarray(entries[3]["labels"])
     # Each blob is one cluster.
     assert all(len(set(labels[truth == t])) == 1 for t in range(3))
+
+
+def test_finding_an_embedding_passes_over_a_file_whose_config_no_longer_validates():
+    good = {"class": 5, "config": EmbedConfig(method="pca").model_dump()}
+    stale = {"class": 5, "config": {"method": "pca", "retired_field": 1}}
+    name = EmbedConfig(method="pca", class_id=5).settings_name()
+    assert find_embedding([stale, good], name, 5) is good
+    assert find_embedding([stale], name, 5) is None
+    assert find_embedding([good], name, 4) is None
