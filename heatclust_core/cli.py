@@ -9,8 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import types
-import typing
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,9 +24,11 @@ from heatclust_core.config import (
     DataConfig,
     RunConfig,
     TrainConfig,
-    allowed_range,
     build,
     build_run_config,
+    field_choices,
+    field_help,
+    field_type,
 )
 from heatclust_core.detect_run import (
     DetectConfig,
@@ -160,18 +160,14 @@ def _field_argument(group, model: type, name: str) -> None:
     Literal field), an on/off pair (a bool field) or its type and range. class_id is --class."""
     field = model.model_fields[name]
     default = field.default
-    annotation = field.annotation
-    optional = typing.get_origin(annotation) in (typing.Union, types.UnionType)
-    if optional:
-        annotation = next(arg for arg in typing.get_args(annotation) if arg is not type(None))
-    bounds = None
-    if typing.get_origin(annotation) is typing.Literal:
-        kind = {"choices": typing.get_args(annotation)}
+    annotation = field_type(model, name)
+    choices = field_choices(model, name)
+    if choices:
+        kind = {"choices": choices}
     elif annotation is bool:
         kind = {"action": argparse.BooleanOptionalAction}
     else:
         kind = {"type": annotation}
-        bounds = allowed_range(model, (name,))
     shown = f"{default:g}" if isinstance(default, float) else str(default)
     flag = "--class" if name == "class_id" else "--" + name.replace("_", "-")
     group.add_argument(
@@ -179,9 +175,7 @@ def _field_argument(group, model: type, name: str) -> None:
         dest=name,
         default=default,
         # argparse %-formats help texts
-        help=(
-            "; ".join(part for part in (field.description, bounds) if part) + f" (default {shown})"
-        ).replace("%", "%%"),
+        help=(field_help(model, name) + f" (default {shown})").replace("%", "%%"),
         **kind,
     )
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import types
+import typing
 from typing import Any, Literal, TypeVar, get_args
 
 import annotated_types
@@ -265,6 +267,29 @@ def build_run_config(
     attack_config = build(AttackConfig, attack, "attack")
     train_config = build(TrainConfig, {**train, "seed": attack_config.seed}, "train")
     return RunConfig(data=data_config, attack=attack_config, train=train_config)
+
+
+def field_type(model: type[BaseModel], name: str) -> Any:
+    """The annotation of `model.name` without `| None`."""
+    annotation = model.model_fields[name].annotation
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return next(arg for arg in typing.get_args(annotation) if arg is not type(None))
+    return annotation
+
+
+def field_choices(model: type[BaseModel], name: str) -> tuple | None:
+    """The allowed values of a Literal field (None for any other field)."""
+    annotation = field_type(model, name)
+    if typing.get_origin(annotation) is typing.Literal:
+        return typing.get_args(annotation)
+    return None
+
+
+def field_help(model: type[BaseModel], name: str) -> str:
+    """A field's description and allowed range ("...; must be in [0, 1]"), for flags and
+    widgets."""
+    description = model.model_fields[name].description
+    return "; ".join(part for part in (description, allowed_range(model, (name,))) if part)
 
 
 def allowed_range(model: type[BaseModel], loc: tuple[str, ...]) -> str | None:

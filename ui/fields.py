@@ -5,29 +5,11 @@ validates, and an out-of-range value gets the config's own one-line message."""
 from __future__ import annotations
 
 import math
-import types
-import typing
 from typing import Any
 
 from pydantic import BaseModel
 
-from heatclust_core.config import allowed_range
-
-
-def field_choices(model: type[BaseModel], name: str) -> tuple | None:
-    """The allowed values of a Literal field (None for any other)."""
-    annotation = model.model_fields[name].annotation
-    if typing.get_origin(annotation) is typing.Literal:
-        return typing.get_args(annotation)
-    return None
-
-
-def field_type(model: type[BaseModel], name: str) -> type:
-    """The field's type, without `| None`."""
-    annotation = model.model_fields[name].annotation
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        return next(arg for arg in typing.get_args(annotation) if arg is not type(None))
-    return annotation
+from heatclust_core.config import field_choices, field_help, field_type
 
 
 def field_input(container, model: type[BaseModel], name: str, key: str, value: Any = None) -> Any:
@@ -38,8 +20,7 @@ def field_input(container, model: type[BaseModel], name: str, key: str, value: A
     field = model.model_fields[name]
     value = field.default if value is None else value
     label = field.title or name.replace("_", " ").capitalize()
-    bounds = allowed_range(model, (name,))
-    help_text = "; ".join(part for part in (field.description, bounds) if part) or None
+    help_text = field_help(model, name) or None
     choices = field_choices(model, name)
     if choices:
         return container.selectbox(
