@@ -25,6 +25,7 @@ from heatclust_core.config import SEED_MAX, BaseConfig
 from heatclust_core.detectors.activation import DEFAULT_LAYER, ActivationClustering
 from heatclust_core.detectors.base import kmeans_with_silhouette, reduce_features
 from heatclust_core.explain.lrp import CompositeName, LRPOptions, explain
+from heatclust_core.explain.point_cloud import pooled_heatmaps
 from heatclust_core.model import Classifier, pick_device
 from heatclust_core.progress import Progress, silent
 from heatclust_core.run_store import RunResults, RunStore
@@ -72,10 +73,7 @@ def relevance_maps(heatmaps: np.ndarray, pool: int) -> np.ndarray:
     summed over pool x pool blocks (a trigger moved by a pixel stays in its block)."""
     positive = np.clip(heatmaps, 0, None)
     shares = positive / np.maximum(positive.sum(axis=(1, 2), keepdims=True), 1e-12)
-    n, height, width = shares.shape
-    rows, cols = height // pool, width // pool
-    blocks = shares[:, : rows * pool, : cols * pool].reshape(n, rows, pool, cols, pool)
-    return blocks.sum(axis=(2, 4)).reshape(n, -1)
+    return pooled_heatmaps(shares, pool).reshape(len(shares), -1)
 
 
 def _split_score(features: np.ndarray, seed: int) -> tuple[float, float]:

@@ -19,6 +19,7 @@ import hashlib
 import json
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, get_args
 
@@ -32,7 +33,7 @@ from sklearn.neighbors import kneighbors_graph
 
 from heatclust_core.attacks.poison import PoisonedSet
 from heatclust_core.attacks.triggers import amplitude_position
-from heatclust_core.config import SEED_MAX, AttackConfig, BaseConfig
+from heatclust_core.config import SEED_MAX, AttackConfig, BaseConfig, RunConfig
 from heatclust_core.detect_run import DetectConfig, resolve_class
 from heatclust_core.detectors.activation import DEFAULT_LAYER, activations
 from heatclust_core.detectors.base import reduce_features
@@ -245,13 +246,24 @@ def _activation_embedding(
     return picture, picture, ["UMAP 1", "UMAP 2"]
 
 
-def _class_members(
-    store: RunStore, run_id: str, config: EmbedConfig
-) -> tuple[int, np.ndarray, PoisonedSet]:
-    """(class id, (N,) its pool indices, the training set); ConfigError("class_id") when the
-    class is out of range, too small, or its images are not kept (a results-only run)."""
+@dataclass(frozen=True)
+class ClassSamples:
+    """What an embedding reads of a run: its config and class names, the class, its (N,) pool
+    indices and the training set."""
+
+    run_config: RunConfig
+    class_names: list[str]
+    class_id: int
+    members: np.ndarray
+    train_set: PoisonedSet
+
+
+def _class_members(store: RunStore, run_id: str, config: EmbedConfig) -> ClassSamples:
+    """The class's samples; ConfigError("class_id") when the class is out of range, too
+    small, or its images are not kept (a results-only run)."""
     run_config = store.load_config(run_id)
-    class_id = resolve_class(config.class_id, run_config, store.load_metrics(run_id)["class_names"])
+    class_names = store.load_metrics(run_id)["class_names"]
+    class_id = resolve_class(config.class_id, run_config, class_names)
     if not store.has_network(run_id):
         raise ConfigError("run", f"run {run_id} keeps its results only, not its network")
     train_set = store.load_train_set(run_id)
@@ -262,7 +274,7 @@ def _class_members(
         )
     if not train_set.has_images(members):
         raise ConfigError("class_id", f"the images of class {class_id} are not kept in this run")
-    return class_id, members, train_set
+    return ClassSamples(run_config, class_names, class_id, members, train_set)
 
 
 def check_embedding(store: RunStore, run_id: str, config: EmbedConfig) -> None:
@@ -279,9 +291,9 @@ def run_embedding(
 ) -> dict:
     """Embed the class's training samples, save embeddings/<name>.json and return it."""
     started = time.perf_counter()
-    run_config = store.load_config(run_id)
-    class_names = store.load_metrics(run_id)["class_names"]
-    class_id, members, train_set = _class_members(store, run_id, config)
+    samples = _class_members(store, run_id, config)
+    class_id, members, train_set = samples.class_id, samples.members, samples.train_set
+    run_config, class_names = samples.run_config, samples.class_names
     torch_device = pick_device(device)
     model = store.load_model(run_id, torch_device)
     images, labels = train_set.data.images[members], train_set.data.labels[members]
