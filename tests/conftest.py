@@ -125,3 +125,20 @@ def example_env(monkeypatch, tmp_path, tiny_example):
     monkeypatch.setenv("HEATCLUST_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.delenv("HEATCLUST_SHOW_EXAMPLE", raising=False)
     return read_manifest(example_dir)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """A 1-epoch run of the default attack on the 20-images-per-class set, trained once for
+    the session: (its run store, run id). Tests add results to it (detections, embeddings,
+    cleaned runs), never change it."""
+    from heatclust_core.pipeline import train_run
+    from heatclust_core.run_store import RunStore
+
+    root = tmp_path_factory.mktemp("tiny-run")
+    store = RunStore(root / "models")
+    config = RunConfig(
+        data=DataConfig(data_dir=str(root / "data"), images_per_class=20),
+        train=TrainConfig(epochs=1),
+    )
+    return store, train_run(config, store, "cpu").run_id

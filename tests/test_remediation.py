@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-from heatclust_core.config import DataConfig, RunConfig, TrainConfig
 from heatclust_core.detect_run import DetectConfig, load_detection
 from heatclust_core.errors import ConfigError
 from heatclust_core.remediation import (
@@ -13,20 +12,6 @@ from heatclust_core.remediation import (
     load_remediations,
     remediate,
 )
-from heatclust_core.run_store import RunStore
-
-
-@pytest.fixture(scope="module")
-def attacked(tmp_path_factory):
-    from heatclust_core.pipeline import train_run
-
-    root = tmp_path_factory.mktemp("remediation")
-    store = RunStore(root / "models")
-    config = RunConfig(
-        data=DataConfig(data_dir=str(root / "data"), images_per_class=20),
-        train=TrainConfig(epochs=1),
-    )
-    return store, train_run(config, store, "cpu").run_id
 
 
 def test_der_follows_backdoorbench():
@@ -49,8 +34,8 @@ def test_exre_clears_a_cluster_the_cleaned_network_gives_its_own_label():
 
 
 @pytest.mark.parametrize("mode", ["retrain", "finetune"])
-def test_remediation_trains_the_run_without_the_flagged_samples(attacked, mode):
-    store, run_id = attacked
+def test_remediation_trains_the_run_without_the_flagged_samples(tiny_run, mode):
+    store, run_id = tiny_run
     config = RemediateConfig(detect=DetectConfig(detector="ac"), mode=mode, finetune_epochs=1)
     result = remediate(store, run_id, config, "cpu")
     detection = load_detection(store, run_id, config.detect)
@@ -88,15 +73,15 @@ def test_remediation_trains_the_run_without_the_flagged_samples(attacked, mode):
     assert any(r["mode"] == mode for r in load_remediations(store, run_id).values)
 
 
-def test_the_attacked_runs_id_does_not_depend_on_the_removal_field(attacked):
-    store, run_id = attacked
+def test_the_attacked_runs_id_does_not_depend_on_the_removal_field(tiny_run):
+    store, run_id = tiny_run
     assert store.load_config(run_id).run_id() == run_id
 
 
-def test_a_detection_that_flags_nothing_is_refused(attacked, monkeypatch):
+def test_a_detection_that_flags_nothing_is_refused(tiny_run, monkeypatch):
     import heatclust_core.remediation as remediation
 
-    store, run_id = attacked
+    store, run_id = tiny_run
     monkeypatch.setattr(
         remediation,
         "load_detection",
@@ -106,10 +91,10 @@ def test_a_detection_that_flags_nothing_is_refused(attacked, monkeypatch):
         remediate(store, run_id, RemediateConfig(detect=DetectConfig(detector="raw")), "cpu")
 
 
-def test_a_selection_is_removed_instead_of_a_detections_flags(attacked, tmp_path):
+def test_a_selection_is_removed_instead_of_a_detections_flags(tiny_run, tmp_path):
     from heatclust_core.cli import main
 
-    store, run_id = attacked
+    store, run_id = tiny_run
     pool = store.load_train_set(run_id)
     target = store.load_config(run_id).attack.target
     members = np.flatnonzero(pool.data.labels == target)
@@ -147,8 +132,8 @@ def test_a_selection_is_removed_instead_of_a_detections_flags(attacked, tmp_path
 @pytest.mark.parametrize(
     ("removed", "message"), [((), "empty"), ((10**6,), "not samples of class")]
 )
-def test_a_selection_outside_the_class_is_refused_before_training(attacked, removed, message):
-    store, run_id = attacked
+def test_a_selection_outside_the_class_is_refused_before_training(tiny_run, removed, message):
+    store, run_id = tiny_run
     with pytest.raises(ConfigError, match=message) as caught:
         remediate(store, run_id, RemediateConfig(removed=removed), "cpu")
     assert caught.value.parameter == "removed"

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from heatclust_core.attacks.poison import PoisonedSet
-from heatclust_core.config import AttackConfig, DataConfig, RunConfig, TrainConfig
+from heatclust_core.config import AttackConfig
 from heatclust_core.data.imageset import ImageSet
 from heatclust_core.errors import ConfigError
 from heatclust_core.explain.point_cloud import pooled_heatmaps
@@ -20,20 +20,6 @@ from heatclust_core.explore.embeddings import (
     spectral_embedding,
     trigger_relevance_share,
 )
-from heatclust_core.run_store import RunStore
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    from heatclust_core.pipeline import train_run
-
-    root = tmp_path_factory.mktemp("explore")
-    store = RunStore(root / "models")
-    config = RunConfig(
-        data=DataConfig(data_dir=str(root / "data"), images_per_class=20),
-        train=TrainConfig(epochs=1),
-    )
-    return store, train_run(config, store, "cpu").run_id
 
 
 @pytest.mark.parametrize("method", EMBEDDING_METHODS)
