@@ -31,8 +31,9 @@ class TrainResult:
 def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
     """The lower precision `precision="mixed"` trains in on `device`, or None for float32.
 
-    On CPU only where oneDNN has native bfloat16 (AVX512-BF16 or AMX): there a training step is
-    ~1.9x faster; emulated bfloat16 would be slower than float32."""
+    On CPU only where oneDNN has native bfloat16 (AVX512-BF16 or AMX): with AMX a training step
+    is ~1.9x faster, with AVX512-BF16 alone slower (`bench/train_flops.py --precision mixed`);
+    emulated bfloat16 would be slower still."""
     if precision != "mixed":
         return None
     if device.type == "cuda":
@@ -49,15 +50,11 @@ def autocast_to(device: torch.device, low_precision: torch.dtype | None) -> torc
     )
 
 
-def training_memory_format(
-    device: torch.device, low_precision: torch.dtype | None
-) -> torch.memory_format:
-    """channels-last where it is faster: on GPUs, and for bfloat16 on CPU (~20 % a step with
-    AMX); a float32 step on CPU ran 66.7 ms contiguous against 79.5 ms channels-last (64
-    images, 2-core Xeon with AVX512-BF16, no AMX)."""
-    if device.type == "cuda" or low_precision is not None:
-        return torch.channels_last
-    return torch.contiguous_format
+# channels-last: oneDNN's convolutions take NHWC without reordering. A float32 training step
+# of 64 images ran 54.7 against 69.6 ms contiguous, the default train 376 against 444 s
+# (2-core Xeon with AVX512-BF16, no AMX, `bench/train_flops.py`); bfloat16 with AMX gains
+# ~20 % too, and GPUs' tensor cores want it.
+TRAINING_MEMORY_FORMAT = torch.channels_last
 
 
 def fgsm_examples(
@@ -127,7 +124,7 @@ def train_classifier(
     else:
         model = Classifier(n_classes)
     low_precision = autocast_dtype(device, config.precision)
-    memory_format = training_memory_format(device, low_precision)
+    memory_format = TRAINING_MEMORY_FORMAT
     model.to(device, memory_format=memory_format)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     # Cosine decay over the epoch budget: the late, small steps are what fit fine features

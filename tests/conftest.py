@@ -1,4 +1,5 @@
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,7 @@ from heatclust_core.attacks.poison import PoisonedSet
 from heatclust_core.attacks.triggers import YELLOW_GREEN
 from heatclust_core.config import AugmentConfig, DataConfig, RunConfig, TrainConfig
 from heatclust_core.data.imageset import ImageSet
+from heatclust_core.data.loading import load_dataset
 from heatclust_core.detect_run import DetectConfig
 from heatclust_core.example import ExamplePlan, build_example, read_manifest
 from heatclust_core.explore.embeddings import EmbedConfig
@@ -20,11 +22,34 @@ from heatclust_core.sweeps.config import SweepConfig
 torch.set_num_threads(2)
 
 
+def pytest_collection_modifyitems(items):
+    """A real-browser test is a slow one too: `-m "not slow"` is the whole quick tier."""
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session")
+def tiny_synthetic_cache(tmp_path_factory) -> Path:
+    """The cache folder of the 20-images-per-class synthetic set, generated once (~1 s)."""
+    data_dir = tmp_path_factory.mktemp("tiny-synthetic") / "data"
+    load_dataset(DataConfig(data_dir=str(data_dir), images_per_class=20))
+    return data_dir / "cache"
+
+
 @pytest.fixture
-def tiny_data(tmp_path) -> DataConfig:
+def tiny_data_dir(tmp_path, tiny_synthetic_cache) -> Path:
+    """A fresh data folder holding a copy of the tiny set's cache: tests may damage it."""
+    data_dir = tmp_path / "data"
+    shutil.copytree(tiny_synthetic_cache, data_dir / "cache")
+    return data_dir
+
+
+@pytest.fixture
+def tiny_data(tiny_data_dir) -> DataConfig:
     """The 43-class synthetic set at 20 images per class on average (917 images), cached
-    under a temporary folder."""
-    return DataConfig(data_dir=str(tmp_path / "data"), images_per_class=20)
+    in a test's own folder."""
+    return DataConfig(data_dir=str(tiny_data_dir), images_per_class=20)
 
 
 @pytest.fixture

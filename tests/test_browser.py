@@ -13,19 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import CHROMIUM_FLAGS
+
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 JOB_TIMEOUT_MS = 180_000
 
 

@@ -19,8 +19,8 @@ def _run(capsys, *argv):
 
 
 @pytest.fixture
-def dirs(tmp_path):
-    return ["--data-dir", str(tmp_path / "data"), "--models-dir", str(tmp_path / "models")]
+def dirs(tmp_path, tiny_data_dir):
+    return ["--data-dir", str(tiny_data_dir), "--models-dir", str(tmp_path / "models")]
 
 
 TINY = ["--images-per-class", "20", "--epochs", "1", "--quiet"]
@@ -53,12 +53,13 @@ def test_invalid_parameters_exit_2_with_one_line_and_write_nothing(
 ):
     if argv == ["--dataset", "gtsrb"]:
         dirs = ["--data-dir", str(tmp_path / "missing"), "--models-dir", str(tmp_path / "models")]
+    before = sorted(tmp_path.rglob("*"))  # the data folder with the tiny set's cache
     code, out, err = _run(capsys, "train", *dirs, *TINY, *argv)
     assert code == 2
     assert out == ""
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: {flag}:"), err
-    assert list(tmp_path.iterdir()) == []  # nothing written anywhere
+    assert sorted(tmp_path.rglob("*")) == before  # nothing written anywhere
 
 
 def test_train_json_then_cached(capsys, dirs, tmp_path):
@@ -99,6 +100,7 @@ def test_train_json_then_cached(capsys, dirs, tmp_path):
     assert second["seconds"] < first["seconds"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("attack", ["label-consistent", "amplitude"])
 def test_label_consistent_attacks_train_a_surrogate_first(capsys, dirs, tmp_path, attack):
     code, out, _ = _run(
@@ -118,6 +120,7 @@ def test_text_output_and_class_names(capsys, dirs):
     assert "Yield -> Stop" in out and "clean accuracy" in out and "MASR" in out
 
 
+@pytest.mark.slow  # a fresh interpreter imports torch and the whole package
 def test_module_entry_point_help():
     result = subprocess.run(
         [sys.executable, "-m", "heatclust_core", "train", "--help"],
@@ -222,6 +225,7 @@ def test_remediate_json_compares_the_run_before_and_after(capsys, tiny_run):
     assert code == 2 and "--finetune-lr" in err and "must be in (0, 1]" in err
 
 
+@pytest.mark.slow
 def test_scan_ranks_every_class_large_enough_to_split(capsys, tiny_run):
     run_id, models = tiny_run
     code, out, _ = _run(
@@ -307,6 +311,7 @@ def test_the_command_line_finds_the_apps_folders_through_the_environment(
     assert run_id in out_path.read_text()
 
 
+@pytest.mark.slow
 def test_a_data_folder_written_two_ways_is_one_run(capsys, tmp_path):
     models = ["--models-dir", str(tmp_path / "models")]
     first = [*TINY, "--json", *models]

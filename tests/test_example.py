@@ -17,6 +17,9 @@ from heatclust_core.example import (
 from heatclust_core.pipeline import resolve
 
 REPOSITORY = Path(__file__).resolve().parent.parent
+# Building the tiny example (seven trainings and every detector) and checking the shipped one
+# take about a minute: the full tier only.
+pytestmark = pytest.mark.slow
 
 
 def test_a_built_example_checks_out_against_the_code(tiny_example):

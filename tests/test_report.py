@@ -5,14 +5,10 @@ import re
 import pytest
 
 from heatclust_core.cli import main
-from heatclust_core.config import DataConfig, RunConfig, TrainConfig
 from heatclust_core.detect_run import DetectConfig, run_detection
-from heatclust_core.pipeline import train_run
 from heatclust_core.report import run_report, sweep_report
-from heatclust_core.run_store import RunStore
 from heatclust_core.scan import ScanConfig, run_scan
-from tests.sweeps.test_sweeps import _cell
-from tests.test_browser import CHROMIUM_FLAGS
+from tests.helpers import CHROMIUM_FLAGS, sweep_cell_record
 
 RUN_SECTIONS = (
     "Attack success",
@@ -25,19 +21,15 @@ RUN_SECTIONS = (
 
 
 @pytest.fixture(scope="module")
-def reported_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("report")
-    store = RunStore(root / "models")
-    config = RunConfig(
-        data=DataConfig(data_dir=str(root / "data"), images_per_class=20),
-        train=TrainConfig(epochs=1),
-    )
-    run_id = train_run(config, store, "cpu").run_id
+def reported_run(tiny_run):
+    """The session's tiny run with an AC and an HC detection and a scan (coarse settings)."""
+    store, run_id = tiny_run
     run_detection(store, run_id, DetectConfig(detector="ac"), "cpu")
-    run_detection(
-        store, run_id, DetectConfig(detector="hc", relevance_share=0.5, mds_samples=6), "cpu"
-    )
-    run_scan(store, run_id, ScanConfig(), "cpu")
+    # A 1-epoch network's diffuse heatmaps take GW at the default epsilon 0.003 ~30 s on 46
+    # samples; at 0.02 ~2 s.
+    hc = DetectConfig(detector="hc", relevance_share=0.5, mds_samples=6, max_iter=3, epsilon=0.02)
+    run_detection(store, run_id, hc, "cpu")
+    run_scan(store, run_id, ScanConfig(samples_per_class=12), "cpu")
     return store, run_id
 
 
@@ -46,9 +38,9 @@ def _sweep_record():
         "sweep_id": "tiny-0123456789",
         "config": {"detectors": ["ac", "hc"], "name": "tiny"},
         "cells": [
-            _cell(33.0, 0, 0.9, (0.8, 0.7, 0.9), (1.0, 1.0, 1.0)),
-            _cell(33.0, 1, 0.8, (0.9, 0.9, 0.9), (0.99, 0.98, 1.0)),
-            _cell(15.0, 0, 0.6, (0.6, 0.6, 0.6), (0.95, 0.9, 1.0)),
+            sweep_cell_record(33.0, 0, 0.9, (0.8, 0.7, 0.9), (1.0, 1.0, 1.0)),
+            sweep_cell_record(33.0, 1, 0.8, (0.9, 0.9, 0.9), (0.99, 0.98, 1.0)),
+            sweep_cell_record(15.0, 0, 0.6, (0.6, 0.6, 0.6), (0.95, 0.9, 1.0)),
         ],
     }
 

@@ -42,6 +42,7 @@ def test_training_learns_a_simple_task_and_keeps_history(precision):
     assert 1 <= result.best_epoch <= 3
 
 
+@pytest.mark.slow
 def test_early_stopping_stops_after_patience_epochs_without_improvement():
     train, val = _two_colour_set(32, 0), _two_colour_set(16, 1)
     # A learning rate this small leaves the validation loss flat after the first epoch.

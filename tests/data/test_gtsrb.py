@@ -2,53 +2,10 @@
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from heatclust_core.data import gtsrb
 from heatclust_core.errors import DatasetError
-
-HEADER = "Filename;Width;Height;Roi.X1;Roi.Y1;Roi.X2;Roi.Y2;ClassId\n"
-
-
-def _ppm(path, colour, size=(40, 36)):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.new("RGB", size, colour).save(path, format="PPM")
-
-
-def make_official(root, classes=(0, 2, 5), per_class=3, test_per_class=2):
-    train = root / "GTSRB" / "Final_Training" / "Images"
-    for c in classes:
-        folder = train / f"{c:05d}"
-        rows = []
-        for i in range(per_class):
-            name = f"00000_{i:05d}.ppm"
-            _ppm(folder / name, (10 * c, 100, 200))
-            rows.append(f"{name};40;36;5;5;35;31;{c}\n")
-        (folder / f"GT-{c:05d}.csv").write_text(HEADER + "".join(rows))
-    test = root / "GTSRB" / "Final_Test" / "Images"
-    rows = []
-    for c in classes:
-        for i in range(test_per_class):
-            name = f"{c:02d}{i:03d}.ppm"
-            _ppm(test / name, (10 * c, 50, 50))
-            rows.append(f"{name};40;36;5;5;35;31;{c}\n")
-    (test / "GT-final_test.csv").write_text(HEADER + "".join(rows))
-    return root
-
-
-def make_torchvision(root, classes=(0, 2, 5), per_class=3, test_per_class=2):
-    base = root / "gtsrb"
-    for c in classes:
-        for i in range(per_class):
-            _ppm(base / "GTSRB" / "Training" / f"{c:05d}" / f"00000_{i:05d}.ppm", (10 * c, 1, 2))
-    rows = []
-    for c in classes:
-        for i in range(test_per_class):
-            name = f"{c:02d}{i:03d}.ppm"
-            _ppm(base / "GTSRB" / "Final_Test" / "Images" / name, (10 * c, 3, 4))
-            rows.append(f"{name};40;36;5;5;35;31;{c}\n")
-    (base / "GT-final_test.csv").write_text(HEADER + "".join(rows))
-    return root
+from tests.helpers import HEADER, make_official, make_torchvision, write_ppm
 
 
 @pytest.mark.parametrize(
@@ -103,7 +60,7 @@ def test_fingerprint_changes_when_files_change(tmp_path):
     layout = gtsrb.locate(tmp_path)
     before = gtsrb.fingerprint(layout)
     assert gtsrb.fingerprint(layout) == before
-    _ppm(layout.train_dir / "00000" / "extra.ppm", (0, 0, 0))
+    write_ppm(layout.train_dir / "00000" / "extra.ppm", (0, 0, 0))
     assert gtsrb.fingerprint(layout) != before
 
 

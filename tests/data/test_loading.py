@@ -7,10 +7,11 @@ from heatclust_core.config import DataConfig
 from heatclust_core.data import synthetic
 from heatclust_core.data.loading import class_names, load_dataset
 from heatclust_core.errors import DatasetError
-from tests.data.test_gtsrb import make_official
+from tests.helpers import make_official
 
 
-def test_synthetic_split_is_stratified_and_cached(tiny_data):
+def test_synthetic_split_is_stratified_and_cached(tmp_path):
+    tiny_data = DataConfig(data_dir=str(tmp_path / "data"), images_per_class=20)  # generated here
     cache = Path(tiny_data.data_dir) / "cache"
     first = load_dataset(tiny_data)
     cache_files = list(cache.glob("*.npz"))
@@ -24,7 +25,10 @@ def test_synthetic_split_is_stratified_and_cached(tiny_data):
     assert list(cache.glob("*.npz")) == cache_files
 
 
-@pytest.mark.parametrize("damage", ["truncate", "empty", "drop_array"])
+@pytest.mark.parametrize(
+    "damage",
+    ["truncate", *(pytest.param(d, marks=pytest.mark.slow) for d in ("empty", "drop_array"))],
+)
 def test_a_damaged_cache_is_rebuilt_not_fatal(tiny_data, damage):
     first = load_dataset(tiny_data)
     (cache,) = (Path(tiny_data.data_dir) / "cache").glob("*.npz")

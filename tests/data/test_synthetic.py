@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from heatclust_core.data import gtsrb, synthetic
 from heatclust_core.data.signs import GTSRB_TRAIN_COUNTS
@@ -61,6 +62,7 @@ def test_images_are_as_varied_as_gtsrbs():
     assert np.percentile(gradient, 90) > 2 * np.percentile(gradient, 10)
 
 
+@pytest.mark.slow
 def test_classes_look_different_from_each_other():
     images, labels = synthetic.generate(40, seed=0)
     means = np.stack([images[labels == c].mean(axis=0) for c in range(len(synthetic.CLASSES))])

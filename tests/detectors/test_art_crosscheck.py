@@ -19,6 +19,8 @@ from heatclust_core.detectors.activation import DEFAULT_LAYER, activations
 from heatclust_core.detectors.base import kmeans_with_silhouette, reduce_features
 from heatclust_core.detectors.spectral import SS_MULTIPLIER, spectral_scores
 
+pytestmark = pytest.mark.slow  # trains a network with dead units; CI runs it
+
 
 def _same_partition(a: np.ndarray, b: np.ndarray) -> float:
     """Share of samples on which two 2-cluster labelings agree, up to swapping the ids."""

@@ -118,6 +118,7 @@ def test_mds_picture_solves_with_looser_stopping_rules_never_tighter():
     assert picture_options(loose) == loose
 
 
+@pytest.mark.slow
 def test_pooled_heatmap_clustering_takes_its_clouds_from_the_block_sums(two_class_backdoor):
     model, train_set = two_class_backdoor
     of_class = train_set.data.labels == 0

@@ -21,8 +21,17 @@ from heatclust_core.explore.embeddings import (
     trigger_relevance_share,
 )
 
+# UMAP's first call compiles numba code (~10 s) and landmark MDS solves GW columns: full tier.
+SLOW_METHODS = ("umap", "gw-mds")
 
-@pytest.mark.parametrize("method", EMBEDDING_METHODS)
+
+@pytest.mark.parametrize(
+    "method",
+    [
+        pytest.param(m, marks=pytest.mark.slow) if m in SLOW_METHODS else m
+        for m in EMBEDDING_METHODS
+    ],
+)
 def test_each_method_embeds_the_whole_class_and_saves_it(tiny_run, method):
     store, run_id = tiny_run
     config = EmbedConfig(method=method, landmarks=5)
@@ -50,9 +59,10 @@ def test_each_method_embeds_the_whole_class_and_saves_it(tiny_run, method):
     assert saved and saved[0]["coords"] == result["coords"]
 
 
-def test_the_same_config_gives_the_same_embedding(tiny_run):
+@pytest.mark.parametrize("method", [pytest.param("umap", marks=pytest.mark.slow), "tsne"])
+def test_the_same_config_gives_the_same_embedding(tiny_run, method):
     store, run_id = tiny_run
-    config = EmbedConfig(method="umap")
+    config = EmbedConfig(method=method)
     assert (
         run_embedding(store, run_id, config, "cpu")["coords"]
         == (run_embedding(store, run_id, config, "cpu")["coords"])

@@ -30,7 +30,7 @@ def _two_blobs(rng):
     return point_cloud(heatmap, 1.0).metric_measure()
 
 
-@pytest.mark.parametrize("warm_start", [True, False])
+@pytest.mark.parametrize("warm_start", [pytest.param(True, marks=pytest.mark.slow), False])
 def test_separates_two_spot_from_one_spot_relevance(warm_start):
     """Distances are scaled to a maximum of 1, so shape (one or two spots) is what counts."""
     rng = np.random.default_rng(0)
@@ -73,6 +73,7 @@ def test_k_below_two_is_refused():
     assert error.value.parameter == "k"
 
 
+@pytest.mark.slow
 def test_warm_starts_solve_fewer_gw_iterations_for_the_same_clusters():
     rng = np.random.default_rng(3)
     spaces = [_two_blobs(rng) for _ in range(8)] + [

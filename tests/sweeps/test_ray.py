@@ -6,7 +6,7 @@ import pytest
 from heatclust_core.run_store import RunStore
 from heatclust_core.sweeps import run_sweep
 from heatclust_core.sweeps.executors import LocalExecutor, RayExecutor
-from tests.sweeps.test_sweeps import tiny_sweep
+from tests.helpers import tiny_sweep
 
 # Starts a local Ray instance and trains tiny networks: the slow tier.
 pytestmark = pytest.mark.slow

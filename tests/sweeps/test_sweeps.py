@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from heatclust_core.cli import main
-from heatclust_core.config import DataConfig, RunConfig, TrainConfig
+from heatclust_core.config import TrainConfig
 from heatclust_core.detect_run import detection_path
 from heatclust_core.errors import ConfigError
 from heatclust_core.run_store import RunStore
@@ -14,14 +14,7 @@ from heatclust_core.sweeps import SweepConfig, preset, run_sweep, sweep_table
 from heatclust_core.sweeps.executors import LocalExecutor
 from heatclust_core.sweeps.runner import load_sweeps
 from heatclust_core.sweeps.tables import paper_layout
-
-
-def tiny_sweep(data_dir, **axes) -> SweepConfig:
-    base = RunConfig(
-        data=DataConfig(data_dir=str(data_dir), images_per_class=20),
-        train=TrainConfig(epochs=1),
-    )
-    return SweepConfig(name="tiny", base=base, detectors=("ac",), **({"p": (20.0, 30.0)} | axes))
+from tests.helpers import sweep_cell_record, tiny_sweep
 
 
 class CountingExecutor(LocalExecutor):
@@ -58,6 +51,7 @@ def test_a_bad_axis_value_is_named():
     assert error.value.parameter == "attack.p" and "(0, 100)" in error.value.message
 
 
+@pytest.mark.slow
 def test_a_stopped_sweep_resumes_without_recomputing_finished_cells(tmp_path):
     store = RunStore(tmp_path / "models")
     sweep = tiny_sweep(tmp_path / "data")
@@ -85,6 +79,7 @@ def test_a_stopped_sweep_resumes_without_recomputing_finished_cells(tmp_path):
     assert widened["cells"][0]["detections"]["ac"] == record["cells"][0]["detections"]["ac"]
 
 
+@pytest.mark.slow
 def test_cells_read_back_the_saved_detections(tmp_path):
     store = RunStore(tmp_path / "models")
     sweep = tiny_sweep(tmp_path / "data", p=(25.0,))
@@ -98,6 +93,7 @@ def test_cells_read_back_the_saved_detections(tmp_path):
     assert cell["masr"] == store.load_metrics(cell["run_id"])["masr"]
 
 
+@pytest.mark.slow
 def test_a_damaged_detection_of_a_cell_is_computed_again(tmp_path):
     store = RunStore(tmp_path / "models")
     sweep = tiny_sweep(tmp_path / "data", p=(25.0,))
@@ -111,34 +107,14 @@ def test_a_damaged_detection_of_a_cell_is_computed_again(tmp_path):
     assert json.loads(path.read_text())["acc"] == cell["detections"]["ac"]["acc"]
 
 
-def _cell(p, seed, asr, ac, hc):
-    return {
-        "run_id": f"run{p}{seed}",
-        "kind": "label-consistent",
-        "p": p,
-        "sticker_size": 3,
-        "amp": 128,
-        "seed": seed,
-        "clean_accuracy": 0.99,
-        "asr": asr,
-        "masr": asr / 2,
-        "per_class_asr": {"0": asr, "1": asr / 2},
-        "n_poisoned": 10,
-        "detections": {
-            "ac": {"acc": ac[0], "tpr": ac[1], "tnr": ac[2], "precision": 1, "f1": 1},
-            "hc": {"acc": hc[0], "tpr": hc[1], "tnr": hc[2], "precision": 1, "f1": 1},
-        },
-    }
-
-
 def test_table_means_and_variances_match_numbers_computed_by_hand():
     record = {
         "config": {"detectors": ["ac", "hc"]},
         "cells": [
-            _cell(33.0, 0, 0.90, (0.80, 0.70, 0.90), (1.00, 1.00, 1.00)),
-            _cell(33.0, 1, 0.80, (0.90, 0.90, 0.90), (0.99, 0.98, 1.00)),
-            _cell(33.0, 2, 0.70, (0.70, 0.50, 0.90), (0.98, 0.96, 1.00)),
-            _cell(15.0, 0, 0.60, (0.60, 0.60, 0.60), (0.95, 0.90, 1.00)),
+            sweep_cell_record(33.0, 0, 0.90, (0.80, 0.70, 0.90), (1.00, 1.00, 1.00)),
+            sweep_cell_record(33.0, 1, 0.80, (0.90, 0.90, 0.90), (0.99, 0.98, 1.00)),
+            sweep_cell_record(33.0, 2, 0.70, (0.70, 0.50, 0.90), (0.98, 0.96, 1.00)),
+            sweep_cell_record(15.0, 0, 0.60, (0.60, 0.60, 0.60), (0.95, 0.90, 1.00)),
             None,  # not computed yet: left out
         ],
     }
@@ -181,6 +157,7 @@ def test_presets_say_their_budget_and_the_full_one_is_the_papers():
         preset("table9")
 
 
+@pytest.mark.slow
 def test_sweep_command_prints_the_table_as_json_and_writes_csv(tmp_path, capsys):
     args = [
         "sweep",
