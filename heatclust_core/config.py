@@ -15,7 +15,7 @@ import typing
 from typing import Any, Literal, TypeVar, get_args
 
 import annotated_types
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from heatclust_core.errors import ConfigError
 
@@ -229,6 +229,33 @@ class RunConfig(BaseConfig):
             raise ValueError("run_id needs a resolved config (call resolved() first)")
         canonical = json.dumps(self.hashed_content(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+class ResolvedRunConfig(RunConfig):
+    """A RunConfig settled against its data once (by `pipeline.resolve`): source and target are
+    class ids of the data set, and its pool holds the `n_poisoned` samples the attack changes.
+
+    Same fields, dump and run id as the RunConfig; code downstream takes the count from here
+    instead of checking the data again. A copy with changes is a plain RunConfig, to be
+    settled anew."""
+
+    _n_poisoned: int = PrivateAttr(0)
+
+    @classmethod
+    def settled(cls, config: RunConfig, n_poisoned: int) -> ResolvedRunConfig:
+        resolved = cls(**{name: getattr(config, name) for name in RunConfig.model_fields})
+        resolved._n_poisoned = n_poisoned
+        return resolved
+
+    @property
+    def n_poisoned(self) -> int:
+        return self._n_poisoned
+
+    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> RunConfig:
+        copy = super().model_copy(update=update, deep=deep)
+        if not update:
+            return copy
+        return RunConfig(**{name: getattr(copy, name) for name in RunConfig.model_fields})
 
 
 def _class_id(class_names: tuple[str, ...], role: str) -> int:

@@ -12,7 +12,7 @@ import torch
 
 import heatclust_core
 from heatclust_core.attacks.poison import PoisonedSet, poison, poison_count
-from heatclust_core.config import AttackConfig, RunConfig
+from heatclust_core.config import AttackConfig, ResolvedRunConfig, RunConfig
 from heatclust_core.data.imageset import Dataset, ImageSet, stratified_split
 from heatclust_core.data.loading import class_names, load_dataset, pool_class_counts
 from heatclust_core.metrics import attack_metrics
@@ -50,13 +50,17 @@ class RunResult:
         }
 
 
-def resolve(config: RunConfig) -> RunConfig:
+def resolve(config: RunConfig) -> ResolvedRunConfig:
     """Check the data source, fill in the default classes and check that the data holds enough
-    samples for the attack (ConfigError on attack.p otherwise); writes nothing."""
+    samples for the attack (ConfigError on attack.p otherwise); writes nothing. A config that
+    is resolved already is returned as it is, without reading the data again."""
+    if isinstance(config, ResolvedRunConfig):
+        return config
     resolved = config.resolved(class_names(config.data))
+    n_poisoned = 0
     if resolved.attack.kind != "none":
-        poison_count(resolved.attack, pool_class_counts(resolved.data))
-    return resolved
+        n_poisoned = poison_count(resolved.attack, pool_class_counts(resolved.data))
+    return ResolvedRunConfig.settled(resolved, n_poisoned)
 
 
 def surrogate_config(config: RunConfig) -> RunConfig:
@@ -67,7 +71,7 @@ def surrogate_config(config: RunConfig) -> RunConfig:
 
 
 def _attacked_pool(
-    config: RunConfig,
+    config: ResolvedRunConfig,
     dataset: Dataset,
     store: RunStore,
     device: str,
@@ -86,7 +90,9 @@ def _attacked_pool(
         surrogate_run_id = clean.run_id
         surrogate = store.load_model(surrogate_run_id, torch_device)
     progress("poison", 0.0, config.attack.kind)
-    poisoned = poison(dataset.pool, config.attack, dataset.n_classes, surrogate, torch_device)
+    poisoned = poison(
+        dataset.pool, config.attack, dataset.n_classes, surrogate, torch_device, config.n_poisoned
+    )
     progress("poison", 1.0, f"{int(poisoned.is_poisoned.sum())} samples poisoned")
     return poisoned, surrogate_run_id
 

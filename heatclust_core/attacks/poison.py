@@ -109,10 +109,16 @@ def pgd_degrade(
 
 
 def _choose(
-    labels: np.ndarray, attack: AttackConfig, n_classes: int, rng: np.random.Generator
+    labels: np.ndarray,
+    attack: AttackConfig,
+    n_classes: int,
+    rng: np.random.Generator,
+    count: int | None = None,
 ) -> np.ndarray:
-    """Sorted indices of the samples the attack changes; the first draw of the attack's rng."""
-    count = poison_count(attack, np.bincount(labels, minlength=n_classes))
+    """Sorted indices of the samples the attack changes; the first draw of the attack's rng.
+    `count`: poison_count's answer when the caller has it already."""
+    if count is None:
+        count = poison_count(attack, np.bincount(labels, minlength=n_classes))
     candidates_class = attack.source if attack.kind == "standard" else attack.target
     candidates = np.flatnonzero(labels == candidates_class)
     return np.sort(rng.choice(candidates, size=count, replace=False))
@@ -135,15 +141,17 @@ def poison(
     n_classes: int,
     surrogate: nn.Module | None = None,
     device: torch.device | None = None,
+    count: int | None = None,
 ) -> PoisonedSet:
-    """Apply `attack` (resolved: source and target set) to `pool`, deterministically from its seed."""
+    """Apply `attack` (resolved: source and target set) to `pool`, deterministically from its
+    seed. `count`: how many samples it changes, when resolving the run counted them already."""
     n = len(pool)
     positions = np.full((n, 2), -1, dtype=np.int64)
     mask = np.zeros(n, dtype=bool)
     if attack.kind == "none":
         return PoisonedSet(pool, mask, pool.labels.copy(), positions)
     rng = np.random.default_rng([attack.seed, 0x5E1EC7])
-    chosen = _choose(pool.labels, attack, n_classes, rng)
+    chosen = _choose(pool.labels, attack, n_classes, rng, count)
 
     images = pool.images.copy()
     labels = pool.labels.copy()

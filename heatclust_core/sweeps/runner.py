@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from heatclust_core.config import ResolvedRunConfig
 from heatclust_core.errors import DamagedFileError
 from heatclust_core.pipeline import resolve
 from heatclust_core.progress import Progress, silent
@@ -26,12 +27,19 @@ def sweeps_dir(store: RunStore) -> Path:
     return store.root / SWEEPS_FOLDER
 
 
-def sweep_record(sweep: SweepConfig, store: RunStore) -> dict[str, Any]:
+def resolved_cells(sweep: SweepConfig) -> list[ResolvedRunConfig]:
+    """The sweep's cells, each settled against the data once: an unknown class or a p the
+    data cannot supply fails here, before anything is written."""
+    return [resolve(cell) for cell in sweep.cells()]
+
+
+def sweep_record(
+    sweep: SweepConfig, store: RunStore, cells: list[ResolvedRunConfig] | None = None
+) -> dict[str, Any]:
     """The sweep as it stands on disk: every cell's summary, None where not computed yet.
-    Runs nothing (so a page can show a sweep's finished cells at once)."""
-    cells = sweep.cells()
-    for cell in cells:
-        resolve(cell)  # an unknown class fails here, before anything is written
+    Runs nothing (so a page can show a sweep's finished cells at once). `cells`: the sweep's
+    resolved cells, when the caller has them."""
+    cells = resolved_cells(sweep) if cells is None else cells
     summaries = [_summary_if_done(store, cell, sweep) for cell in cells]
     return {
         "sweep_id": sweep.sweep_id(),
@@ -52,10 +60,10 @@ def run_sweep(
 ) -> dict[str, Any]:
     """Compute the missing cells of `sweep` and return its record (also saved as
     models/sweeps/<sweep_id>.json)."""
-    record = sweep_record(sweep, store)
+    cells = resolved_cells(sweep)
+    record = sweep_record(sweep, store, cells)
     path = sweeps_dir(store) / f"{record['sweep_id']}.json"
     write_json(path, record)
-    cells = sweep.cells()
     pending = [i for i, summary in enumerate(record["cells"]) if summary is None]
     total, done = len(cells), len(cells) - len(pending)
     progress("sweep", done / total, f"{done} of {total} cells already computed")
