@@ -3,6 +3,9 @@
 Every value is checked once, here, when a config is built; an out-of-range value raises
 `ConfigError` naming the parameter and its allowed range. A resolved `RunConfig` (source and
 target class ids filled in) hashes to the run id under which its results are cached.
+
+Long because it is the one home of every run parameter (its default, range and help) and of
+the helpers that read a field's type, choices and help for the command line and the pages.
 """
 
 from __future__ import annotations

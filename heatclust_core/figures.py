@@ -1,6 +1,9 @@
 """Plotly figures and tables of runs and detections: the dashboard draws them, the report embeds
 them. Each builder takes plain results (metrics dicts, detection dicts, arrays) and returns a
-plotly Figure or a pandas DataFrame; nothing here is computed that the library did not save."""
+plotly Figure or a pandas DataFrame; nothing here is computed that the library did not save.
+
+Long because it holds every figure the pages and the report share, so both draw the same.
+"""
 
 from __future__ import annotations
 

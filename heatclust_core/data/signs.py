@@ -4,6 +4,8 @@ A painter draws one sign centred at (cx, cy) with outer radius r onto a transpar
 the scene around it (background, pose, light, degradation) is synthetic.py's. Pictograms are
 coarse on purpose: at 32x32 GTSRB's warning signs differ by a few pixels of their pictogram,
 and so do these.
+
+Long because it is a table: one painter per class, 43 of them, which read best side by side.
 """
 
 from __future__ import annotations

@@ -12,6 +12,9 @@ plan, without the entropy term. What differs is how the work is done:
   log-domain step, so float32 stays finite even for eps = 0.01 where exp(-M / eps) underflows.
 * Each pair stops on its own relative plan change and leaves the batch, so easy pairs do not
   pay for hard ones.
+
+Long because the solver, its bucketing by size and its warm starts belong together: they
+share the padded batch layout.
 """
 
 from __future__ import annotations
