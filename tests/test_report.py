@@ -1,12 +1,14 @@
 """Self-contained HTML reports: every section, every chart drawn offline in headless chromium."""
 
 import re
+import shutil
 
 import pytest
 
 from heatclust_core.cli import main
 from heatclust_core.detect_run import DetectConfig, run_detection
 from heatclust_core.report import run_report, sweep_report
+from heatclust_core.run_store import RunStore
 from heatclust_core.scan import ScanConfig, run_scan
 from tests.helpers import CHROMIUM_FLAGS, sweep_cell_record
 
@@ -21,9 +23,15 @@ RUN_SECTIONS = (
 
 
 @pytest.fixture(scope="module")
-def reported_run(tiny_run):
-    """The session's tiny run with an AC and an HC detection and a scan (coarse settings)."""
-    store, run_id = tiny_run
+def reported_run(tiny_run, tmp_path_factory):
+    """The session's tiny network in a store of its own (other tests add results to the
+    session's run, which would change the report's sections), with an AC and an HC detection
+    and a scan (coarse settings)."""
+    session_store, run_id = tiny_run
+    store = RunStore(tmp_path_factory.mktemp("report") / "models")
+    store.path(run_id).mkdir(parents=True)
+    for name in ("config.json", "metrics.json", "model.safetensors", "train_set.npz"):
+        shutil.copy2(session_store.path(run_id) / name, store.path(run_id) / name)
     run_detection(store, run_id, DetectConfig(detector="ac"), "cpu")
     # A 1-epoch network's diffuse heatmaps take GW at the default epsilon 0.003 ~30 s on 46
     # samples; at 0.02 ~2 s.
