@@ -246,7 +246,7 @@ class ResolvedRunConfig(RunConfig):
 
     @classmethod
     def settled(cls, config: RunConfig, n_poisoned: int) -> ResolvedRunConfig:
-        resolved = cls(**{name: getattr(config, name) for name in RunConfig.model_fields})
+        resolved = cls(**dict(config))
         resolved._n_poisoned = n_poisoned
         return resolved
 
@@ -258,7 +258,7 @@ class ResolvedRunConfig(RunConfig):
         copy = super().model_copy(update=update, deep=deep)
         if not update:
             return copy
-        return RunConfig(**{name: getattr(copy, name) for name in RunConfig.model_fields})
+        return RunConfig(**dict(copy))
 
 
 def _class_id(class_names: tuple[str, ...], role: str) -> int:

@@ -8,7 +8,13 @@ import pytest
 from heatclust_core.cli import main
 from heatclust_core.detect_run import DetectConfig, run_detection
 from heatclust_core.report import run_report, sweep_report
-from heatclust_core.run_store import RunStore
+from heatclust_core.run_store import (
+    CONFIG_FILE,
+    METRICS_FILE,
+    MODEL_FILE,
+    TRAIN_SET_FILE,
+    RunStore,
+)
 from heatclust_core.scan import ScanConfig, run_scan
 from tests.helpers import CHROMIUM_FLAGS, sweep_cell_record
 
@@ -30,7 +36,7 @@ def reported_run(tiny_run, tmp_path_factory):
     session_store, run_id = tiny_run
     store = RunStore(tmp_path_factory.mktemp("report") / "models")
     store.path(run_id).mkdir(parents=True)
-    for name in ("config.json", "metrics.json", "model.safetensors", "train_set.npz"):
+    for name in (CONFIG_FILE, METRICS_FILE, MODEL_FILE, TRAIN_SET_FILE):
         shutil.copy2(session_store.path(run_id) / name, store.path(run_id) / name)
     run_detection(store, run_id, DetectConfig(detector="ac"), "cpu")
     # A 1-epoch network's diffuse heatmaps take GW at the default epsilon 0.003 ~30 s on 46
