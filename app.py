@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from heatclust_core import settings
-from heatclust_core.model import device_description
+from heatclust_core.storage import settings
+from heatclust_core.training.network import device_description
 from ui import example
 from ui.navigation import app_pages, mark_app_ran
 

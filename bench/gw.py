@@ -25,7 +25,7 @@ from heatclust_core.explain.lrp import LRPOptions, explain
 from heatclust_core.explain.point_cloud import point_cloud
 from heatclust_core.gw.engine import GWOptions, gromov_wasserstein
 from heatclust_core.gw.kmeans import seed_centre
-from heatclust_core.run_store import RunStore
+from heatclust_core.storage.run_store import RunStore
 
 
 def real_pairs(

@@ -29,9 +29,10 @@ import numpy as np
 import torch
 
 import heatclust_core.gw.kmeans as kmeans_module
-from heatclust_core.detect_run import DetectConfig, build_detector
-from heatclust_core.model import pick_device
-from heatclust_core.run_store import RunStore
+from heatclust_core.detection.config import DetectConfig
+from heatclust_core.detection.run import build_detector
+from heatclust_core.storage.run_store import RunStore
+from heatclust_core.training.network import pick_device
 
 
 class SolveLog:

@@ -30,12 +30,12 @@ import numpy as np
 import ot
 import torch
 
-from heatclust_core.detection import detection_metrics
+from heatclust_core.detection.scoring import detection_metrics
 from heatclust_core.explain.lrp import LRPOptions, explain
 from heatclust_core.explain.point_cloud import point_cloud
 from heatclust_core.gw.engine import GWOptions, MetricMeasure
 from heatclust_core.gw.kmeans import EngineBackend, GWKMeansOptions, PairState, gw_kmeans
-from heatclust_core.run_store import RunStore
+from heatclust_core.storage.run_store import RunStore
 
 
 class POTBackend:

@@ -23,8 +23,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from heatclust_core.model import Classifier, pick_device
-from heatclust_core.training import TRAINING_MEMORY_FORMAT, autocast_dtype, autocast_to
+from heatclust_core.training.loop import TRAINING_MEMORY_FORMAT, autocast_dtype, autocast_to
+from heatclust_core.training.network import Classifier, pick_device
 
 
 def step_flops(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> int:

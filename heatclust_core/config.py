@@ -141,9 +141,11 @@ AUGMENTATION_SWITCHES: tuple[str, ...] = tuple(
 
 
 class TrainConfig(BaseConfig):
-    epochs: int = Field(40, ge=1, le=1000, description="maximum training epochs")
+    epochs: int = Field(
+        40, ge=1, le=1000, description="maximum training epochs (the paper trains 100)"
+    )
     patience: int = Field(20, ge=1, le=1000, description="early-stopping patience, epochs")
-    batch_size: int = Field(64, ge=2, le=4096)
+    batch_size: int = Field(64, ge=2, le=4096, description="images per Adam step")
     lr: float = Field(1e-3, gt=0, le=1, description="Adam learning rate")
     val_fraction: float = Field(0.1, gt=0, lt=0.5, description="validation share of train")
     augment: AugmentConfig = AugmentConfig()
@@ -322,39 +324,47 @@ def field_help(model: type[BaseModel], name: str) -> str:
     return "; ".join(part for part in (description, allowed_range(model, (name,))) if part)
 
 
+def field_bounds(model: type[BaseModel], name: str) -> tuple[Any, Any, bool, bool]:
+    """(low, high, low_open, high_open) of a field; None where it has no bound. The sliders of
+    the pages take their range from here."""
+    low = high = None
+    low_open = high_open = False
+    for bound in model.model_fields[name].metadata:
+        if isinstance(bound, annotated_types.Gt):
+            low, low_open = bound.gt, True
+        elif isinstance(bound, annotated_types.Ge):
+            low = bound.ge
+        elif isinstance(bound, annotated_types.Lt):
+            high, high_open = bound.lt, True
+        elif isinstance(bound, annotated_types.Le):
+            high = bound.le
+    return low, high, low_open, high_open
+
+
 def allowed_range(model: type[BaseModel], loc: tuple[str, ...]) -> str | None:
     """ "must be in [0, 255]" for the field at `loc` of `model`, None if it has no bounds."""
-    field = None
+    owner = None
     for part in loc:
         if model is None or part not in model.model_fields:
             return None
-        field = model.model_fields[part]
-        annotation = field.annotation
+        owner, annotation = model, model.model_fields[part].annotation
         model = (
             annotation
             if isinstance(annotation, type) and issubclass(annotation, BaseModel)
             else None
         )
-    if field is None:
+    if owner is None:
         return None
-    low = high = None
-    low_bracket, high_bracket = "[", "]"
-    for bound in field.metadata:
-        if isinstance(bound, annotated_types.Gt):
-            low, low_bracket = bound.gt, "("
-        elif isinstance(bound, annotated_types.Ge):
-            low = bound.ge
-        elif isinstance(bound, annotated_types.Lt):
-            high, high_bracket = bound.lt, ")"
-        elif isinstance(bound, annotated_types.Le):
-            high = bound.le
+    low, high, low_open, high_open = field_bounds(owner, loc[-1])
     if low is None and high is None:
         return None
     if high is None:
-        return f"must be {'>' if low_bracket == '(' else '>='} {_fmt(low)}"
+        return f"must be {'>' if low_open else '>='} {_fmt(low)}"
     if low is None:
-        return f"must be {'<' if high_bracket == ')' else '<='} {_fmt(high)}"
-    return f"must be in {low_bracket}{_fmt(low)}, {_fmt(high)}{high_bracket}"
+        return f"must be {'<' if high_open else '<='} {_fmt(high)}"
+    return (
+        f"must be in {'(' if low_open else '['}{_fmt(low)}, {_fmt(high)}{')' if high_open else ']'}"
+    )
 
 
 def _fmt(value: Any) -> str:

@@ -11,15 +11,15 @@ import numpy as np
 import torch
 
 import heatclust_core
+from heatclust_core.attacks.metrics import attack_metrics
 from heatclust_core.attacks.poison import PoisonedSet, poison, poison_count
 from heatclust_core.config import AttackConfig, ResolvedRunConfig, RunConfig
 from heatclust_core.data.imageset import Dataset, ImageSet, stratified_split
 from heatclust_core.data.loading import class_names, load_dataset, pool_class_counts
-from heatclust_core.metrics import attack_metrics
-from heatclust_core.model import Classifier, count_parameters, pick_device
 from heatclust_core.progress import Progress, silent
-from heatclust_core.run_store import RunStore
-from heatclust_core.training import train_classifier
+from heatclust_core.storage.run_store import RunStore
+from heatclust_core.training.loop import train_classifier
+from heatclust_core.training.network import Classifier, count_parameters, pick_device
 
 
 @dataclass(frozen=True)

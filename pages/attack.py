@@ -1,10 +1,11 @@
-"""Attack & train: choose the data, the attack and the training budget; preview; start a job."""
+"""Attack & train: choose the data, the attack and the training budget; preview; start a job.
 
-import typing
+Over 300 lines by choice: one widget per config field, each taking its default, range and
+help from that field (config.py), so the form is long but holds no value of its own.
+"""
 
 import streamlit as st
 
-from heatclust_core import settings
 from heatclust_core.attacks.preview import attack_preview
 from heatclust_core.config import (
     ATTACK_KINDS,
@@ -13,13 +14,18 @@ from heatclust_core.config import (
     AugmentConfig,
     DataConfig,
     RunConfig,
+    TrainConfig,
     build_run_config,
+    field_bounds,
+    field_choices,
+    field_help,
 )
 from heatclust_core.data.gallery import upscale
 from heatclust_core.data.loading import class_names
 from heatclust_core.errors import ConfigError, DatasetError
-from heatclust_core.model import available_devices
 from heatclust_core.pipeline import resolve, surrogate_config
+from heatclust_core.storage import settings
+from heatclust_core.training.network import available_devices
 from ui.job_panel import job_panel
 from ui.navigation import require_app
 from ui.resources import runner
@@ -43,11 +49,16 @@ defaults = RunConfig()
 errors = {}  # config parameter -> the empty slot under its field, for its error message
 
 
+SECTIONS = {"data": DataConfig, "attack": AttackConfig, "train": TrainConfig}
+
+
 def number(container, parameter: str, label: str, key: str | None = None, **kwargs):
     """A number field for a config parameter ("attack.p"), defaulting to the config's
-    default, with an empty slot under it for its error message. No min/max on the widget:
-    the config validates, so an out-of-range value gets the config's own message."""
+    default, its help the field's description and range, with an empty slot under it for its
+    error message. No min/max on the widget: the config validates, so an out-of-range value
+    gets the config's own message."""
     section, name = parameter.split(".")
+    kwargs.setdefault("help", field_help(SECTIONS[section], name))
     value = container.number_input(
         label, value=getattr(getattr(defaults, section), name), key=key or name, **kwargs
     )
@@ -119,19 +130,17 @@ with form:
         "attack.p",
         "Poisoned share p (%)",
         step=1.0,
-        help="Share of the target class that is poisoned, 0 < p < 100.",
         disabled=kind == "none",
     )
-    sticker_size = number(
-        middle, "attack.sticker_size", "Sticker size s (px)", step=1, help="1..10 pixels."
-    )
+    sticker_size = number(middle, "attack.sticker_size", "Sticker size s (px)", step=1)
     attack_seed = number(right, "attack.seed", "Seed", step=1)
+    amp_low, amp_high, _, _ = field_bounds(AttackConfig, "amp")
     amp = st.slider(
         "Amplitude amp",
-        0,
-        255,
+        amp_low,
+        amp_high,
         value=defaults.attack.amp,
-        help="Strength of the reduced checkerboard trigger (amplitude attack).",
+        help=field_help(AttackConfig, "amp"),
         disabled=kind != "amplitude",
         key="amp",
     )
@@ -151,12 +160,11 @@ with form:
             "Surrogate's adversarial training eps",
             step=1 / 255,
             format="%.4f",
-            help=AttackConfig.model_fields["surrogate_eps"].description,
         )
         pgd_target = middle.selectbox(
             "PGD direction",
-            typing.get_args(AttackConfig.model_fields["pgd_target"].annotation),
-            help=AttackConfig.model_fields["pgd_target"].description,
+            field_choices(AttackConfig, "pgd_target"),
+            help=field_help(AttackConfig, "pgd_target"),
             key="pgd_target",
         )
 
@@ -167,8 +175,8 @@ with form:
         "train.epochs",
         "Epochs",
         step=1,
-        help=f"Maximum epochs (the paper: 100); the default {defaults.train.epochs} take about "
-        "8 minutes on a 2-core CPU in float32.",
+        help=f"{field_help(TrainConfig, 'epochs')}; the default {defaults.train.epochs} take "
+        "about 6 minutes on a 2-core CPU in float32.",
     )
     patience = number(middle, "train.patience", "Early-stopping patience", step=1)
     batch_size = number(right, "train.batch_size", "Batch size", step=16)
@@ -186,7 +194,7 @@ with form:
             "Images per augmentation draw",
             value=AugmentConfig().group_size,
             step=1,
-            help="1 = parameters drawn per image; larger groups are faster on CPU.",
+            help=field_help(AugmentConfig, "group_size") + "; larger groups are faster on CPU",
             key="group_size",
         )
         errors["train.augment.group_size"] = st.empty()
@@ -195,18 +203,15 @@ with form:
             value=AugmentConfig().hue,
             step=0.01,
             format="%.3f",
-            help="ColorJitter's hue range, 0..0.5; 0 skips the hue shift, which costs a third "
-            "of the augmentation time on a CPU.",
+            help=field_help(AugmentConfig, "hue"),
             key="hue",
         )
         errors["train.augment.hue"] = st.empty()
         precision = st.selectbox(
             "Precision",
-            ["float32", "mixed"],
-            index=["float32", "mixed"].index(defaults.train.precision),
-            help="mixed: bfloat16 convolutions where the CPU or GPU computes them natively "
-            "(a training step about 1.9x faster on such CPUs; the dense head stays float32), "
-            "else float32.",
+            field_choices(TrainConfig, "precision"),
+            index=field_choices(TrainConfig, "precision").index(defaults.train.precision),
+            help=field_help(TrainConfig, "precision"),
             key="precision",
         )
     submitted = st.button("Run", type="primary", icon=":material/play_arrow:", key="run")

@@ -4,16 +4,17 @@ live tuning between the computed cells of a sweep."""
 import streamlit as st
 from pydantic import ValidationError
 
-from heatclust_core import settings
 from heatclust_core.attacks.preview import attack_preview
-from heatclust_core.config import ATTACK_KINDS, DataConfig, RunConfig, TrainConfig, build
+from heatclust_core.config import ATTACK_KINDS, DataConfig, RunConfig, TrainConfig
 from heatclust_core.data.gallery import upscale
-from heatclust_core.detect_run import DETECTORS
+from heatclust_core.detection.config import DETECTORS
 from heatclust_core.errors import ConfigError, HeatClustError
-from heatclust_core.figures import DETECTOR_NAMES, per_class_asr_figure
 from heatclust_core.pipeline import resolve
-from heatclust_core.report import sweep_report
+from heatclust_core.presentation.figures import DETECTOR_NAMES, per_class_asr_figure
+from heatclust_core.presentation.report import sweep_report
+from heatclust_core.storage import settings
 from heatclust_core.sweeps import PRESETS, SweepConfig, preset
+from heatclust_core.sweeps.config import custom_sweep
 from heatclust_core.sweeps.figures import per_class_asr_sweep_figure, rate_figures
 from heatclust_core.sweeps.runner import load_sweeps, sweep_record
 from heatclust_core.sweeps.tables import paper_layout, sweep_table
@@ -101,26 +102,19 @@ with st.expander("Start a sweep", expanded=not records):
         )
         if st.button("Run sweep", key="run-sweep"):
             try:
-                base = RunConfig(
-                    data=build(
-                        DataConfig, {"data_dir": data_dir, "images_per_class": images}, "data"
-                    ),
-                    train=build(TrainConfig, {"epochs": epochs}, "train"),
-                )
-                sweep = build(
-                    SweepConfig,
+                sweep = custom_sweep(
+                    "custom",
+                    {"data_dir": data_dir, "images_per_class": images},
+                    epochs,
                     {
-                        "name": "custom",
-                        "base": base.model_dump(),
                         "kinds": kinds,
                         "p": _numbers(p_text, float, "p"),
                         "amp": _numbers(amp_text, int, "amp"),
                         "sticker_size": _numbers(size_text, int, "sticker_size"),
                         "seeds": tuple(range(max(int(n_seeds), 0))),
-                        "detectors": detectors,
                     },
+                    detectors,
                 )
-                sweep.cells()
             except ConfigError as exc:
                 st.error(f"{exc.parameter}: {exc.message}", icon=":material/error:")
             else:

@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from heatclust_core import settings
 from heatclust_core.config import DataConfig
 from heatclust_core.data.gallery import class_overview, upscale
 from heatclust_core.data.loading import load_dataset
+from heatclust_core.storage import settings
 from ui.navigation import require_app
 
 require_app()

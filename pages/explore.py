@@ -1,22 +1,25 @@
 """Explore one class of a run: embeddings, selection, a gallery of the selection, the choice of
-k, export, and removal of the selection. The view lives in the URL (see explore/view.py)."""
+k, export, and removal of the selection. The view lives in the URL (see explore/view.py).
+
+Over 300 lines by choice: one page with many linked panels, each only drawing what the
+library computed (explore/figures.py, explore/view.py)."""
 
 import numpy as np
 import streamlit as st
 
 from heatclust_core.config import REMOVAL_MODE_TITLES, REMOVAL_MODES, build
-from heatclust_core.detect_run import DetectConfig, load_detections
+from heatclust_core.detection.config import DetectConfig
+from heatclust_core.detection.remediation import RemediateConfig
+from heatclust_core.detection.run import load_detections
 from heatclust_core.errors import ConfigError, DamagedFileError, HeatClustError, RunNotFoundError
 from heatclust_core.explain.lrp import LRPOptions, explain
-from heatclust_core.explore.embeddings import (
+from heatclust_core.explore.config import (
     EMBEDDING_METHODS,
     EMBEDDING_TITLES,
     METHOD_FIELDS,
     EmbedConfig,
-    eigengaps,
-    find_embedding,
-    load_embeddings,
 )
+from heatclust_core.explore.embeddings import eigengaps, find_embedding, load_embeddings
 from heatclust_core.explore.export import export_rows, to_csv, to_json
 from heatclust_core.explore.figures import (
     EMBEDDING_CHART_META,
@@ -36,10 +39,9 @@ from heatclust_core.explore.view import (
     parse_view,
     view_query,
 )
-from heatclust_core.figures import DETECTOR_NAMES
-from heatclust_core.model import pick_device
-from heatclust_core.remediation import RemediateConfig
-from heatclust_core.run_store import RunStore
+from heatclust_core.presentation.figures import DETECTOR_NAMES
+from heatclust_core.storage.run_store import RunStore
+from heatclust_core.training.network import pick_device
 from ui import example
 from ui.fields import field_input
 from ui.hover_preview import hover_thumbnails

@@ -4,10 +4,11 @@ import streamlit as st
 
 from heatclust_core.attacks.preview import attack_preview
 from heatclust_core.data.gallery import upscale
-from heatclust_core.detect_run import load_detections
+from heatclust_core.detection.run import load_detections
+from heatclust_core.detection.scan import load_scans
 from heatclust_core.errors import HeatClustError
 from heatclust_core.explain.gallery import heatmap_gallery
-from heatclust_core.figures import (
+from heatclust_core.presentation.figures import (
     DETECTOR_NAMES,
     cluster_scatter,
     detection_points,
@@ -16,13 +17,12 @@ from heatclust_core.figures import (
     per_class_asr_figure,
     scan_figure,
 )
-from heatclust_core.model import pick_device
-from heatclust_core.report import run_report
-from heatclust_core.run_store import RunStore
-from heatclust_core.scan import load_scans
+from heatclust_core.presentation.report import run_report
+from heatclust_core.storage.run_store import RunStore
 from heatclust_core.sweeps.config import SweepConfig
 from heatclust_core.sweeps.runner import load_sweeps, sweep_record
 from heatclust_core.sweeps.tables import paper_layout, sweep_table
+from heatclust_core.training.network import pick_device
 from ui import example
 from ui.navigation import require_app
 from ui.resources import run_artifacts

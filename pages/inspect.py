@@ -1,10 +1,17 @@
-"""Inspect a finished run: attack success, detectors, heatmaps, point clouds and clusters."""
+"""Inspect a finished run: attack success, detectors, heatmaps, point clouds and clusters.
+
+Over 300 lines by choice: one page with many panels, each only drawing what the library
+computed (figures come from presentation/figures.py, configs from their fields).
+"""
 
 import numpy as np
 import streamlit as st
 
-from heatclust_core.config import REMOVAL_MODE_TITLES, REMOVAL_MODES, build
-from heatclust_core.detect_run import DetectConfig, load_detections
+from heatclust_core.config import REMOVAL_MODE_TITLES, REMOVAL_MODES, build, field_help
+from heatclust_core.detection.config import DetectConfig
+from heatclust_core.detection.remediation import RemediateConfig, load_remediations
+from heatclust_core.detection.run import load_detections
+from heatclust_core.detection.scan import SCAN_METHODS, ScanConfig, load_scans
 from heatclust_core.errors import (
     ConfigError,
     DamagedFileError,
@@ -13,7 +20,7 @@ from heatclust_core.errors import (
 )
 from heatclust_core.explain.gallery import heatmap_gallery, sample_point_cloud
 from heatclust_core.explain.lrp import COMPOSITE_NAMES, LRPOptions
-from heatclust_core.figures import (
+from heatclust_core.presentation.figures import (
     DETECTOR_NAMES,
     cluster_scatter,
     detection_points,
@@ -26,11 +33,9 @@ from heatclust_core.figures import (
     scan_figure,
     training_history_figure,
 )
-from heatclust_core.model import pick_device
-from heatclust_core.remediation import RemediateConfig, load_remediations
-from heatclust_core.report import run_report
-from heatclust_core.run_store import RunStore
-from heatclust_core.scan import SCAN_METHODS, ScanConfig, load_scans
+from heatclust_core.presentation.report import run_report
+from heatclust_core.storage.run_store import RunStore
+from heatclust_core.training.network import pick_device
 from ui import example
 from ui.fields import field_input
 from ui.job_panel import job_panel
@@ -147,7 +152,7 @@ if not store.read_only:
         scan_method = left.selectbox(
             "Class scan method",
             SCAN_METHODS,
-            help=ScanConfig.model_fields["method"].description,
+            help=field_help(ScanConfig, "method"),
         )
         device = right.selectbox(
             "Device", ["auto", "cpu"] + (["cuda"] if pick_device().type == "cuda" else [])
@@ -188,7 +193,7 @@ def _defence_section(detection: dict) -> None:
         REMOVAL_MODES,
         horizontal=True,
         format_func=REMOVAL_MODE_TITLES.get,
-        help=RemediateConfig.model_fields["mode"].description,
+        help=field_help(RemediateConfig, "mode"),
         key=f"remediation-mode-{detection['detector']}-{detect_config.result_name()}",
     )
     if right.button(

@@ -5,9 +5,9 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from heatclust_core.catalog import damaged_rows, run_rows
 from heatclust_core.errors import HeatClustError
 from heatclust_core.jobs import JOB_KINDS, JOB_STATUSES
+from heatclust_core.storage.catalog import damaged_rows, run_rows
 from ui.job_panel import job_panel
 from ui.navigation import require_app
 from ui.resources import runner

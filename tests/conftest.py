@@ -11,12 +11,12 @@ from heatclust_core.attacks.triggers import YELLOW_GREEN
 from heatclust_core.config import AugmentConfig, DataConfig, RunConfig, TrainConfig
 from heatclust_core.data.imageset import ImageSet
 from heatclust_core.data.loading import load_dataset
-from heatclust_core.detect_run import DetectConfig
-from heatclust_core.example import ExamplePlan, build_example, read_manifest
-from heatclust_core.explore.embeddings import EmbedConfig
-from heatclust_core.model import Classifier, images_to_tensor
-from heatclust_core.scan import ScanConfig
+from heatclust_core.detection.config import DetectConfig
+from heatclust_core.detection.scan import ScanConfig
+from heatclust_core.example.build import ExamplePlan, build_example, read_manifest
+from heatclust_core.explore.config import EmbedConfig
 from heatclust_core.sweeps.config import SweepConfig
+from heatclust_core.training.network import Classifier, images_to_tensor
 
 # Keep CPU tests quick and reproducible on the 2-core CI machine.
 torch.set_num_threads(2)
@@ -161,7 +161,7 @@ def tiny_run(tmp_path_factory):
     the session: (its run store, run id). Tests add results to it (detections, embeddings,
     cleaned runs), never change it."""
     from heatclust_core.pipeline import train_run
-    from heatclust_core.run_store import RunStore
+    from heatclust_core.storage.run_store import RunStore
 
     root = tmp_path_factory.mktemp("tiny-run")
     store = RunStore(root / "models")

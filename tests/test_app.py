@@ -10,19 +10,23 @@ import plotly.graph_objects as go
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from heatclust_core.catalog import run_label, run_rows
 from heatclust_core.config import (
     AUGMENTATION_SWITCHES,
+    AttackConfig,
     DataConfig,
     RunConfig,
     TrainConfig,
     allowed_range,
+    field_bounds,
+    field_help,
 )
 from heatclust_core.data.synthetic import CLASS_NAMES
-from heatclust_core.detect_run import DetectConfig, load_detections
+from heatclust_core.detection.config import DetectConfig
+from heatclust_core.detection.remediation import load_remediations
+from heatclust_core.detection.run import load_detections
 from heatclust_core.jobs import JobRunner
-from heatclust_core.remediation import load_remediations
-from heatclust_core.run_store import RunStore
+from heatclust_core.storage.catalog import run_label, run_rows
+from heatclust_core.storage.run_store import RunStore
 
 # Drives the app (AppTest) over tiny runs trained by job processes: the slow tier.
 pytestmark = pytest.mark.slow
@@ -187,6 +191,15 @@ def test_every_run_config_field_has_a_widget_with_its_default(app_env):
         assert widgets[f"augment_{name}"].value == getattr(augment, name)
     assert widgets["group_size"].value == augment.group_size
     assert widgets["hue"].value == augment.hue
+    # Help texts and the slider's range come from the fields too.
+    low, high, _, _ = field_bounds(AttackConfig, "amp")
+    assert (widgets["amp"].min, widgets["amp"].max) == (low, high)
+    for key, model, name in (
+        ("p", AttackConfig, "p"),
+        ("epochs", TrainConfig, "epochs"),
+        ("precision", TrainConfig, "precision"),
+    ):
+        assert field_help(model, name) in widgets[key].help, key
 
 
 @pytest.mark.parametrize(
@@ -390,7 +403,7 @@ def test_inspect_says_so_when_the_run_asked_for_is_gone(app_env):
 @pytest.fixture(scope="module")
 def computed_sweep(folders):
     """A tiny two-cell sweep over p, computed; and a wider one with a cell not computed."""
-    from heatclust_core.run_store import RunStore
+    from heatclust_core.storage.run_store import RunStore
     from heatclust_core.sweeps import SweepConfig, run_sweep
 
     base = RunConfig(
@@ -425,8 +438,8 @@ def test_compare_shows_the_table_the_charts_and_tunes_between_cells(app_env, com
 
 
 def test_compare_queues_a_cell_not_computed_yet(app_env, computed_sweep):
-    from heatclust_core.run_store import RunStore
-    from heatclust_core.storage import write_json
+    from heatclust_core.storage.atomic import write_json
+    from heatclust_core.storage.run_store import RunStore
     from heatclust_core.sweeps import SweepConfig
     from heatclust_core.sweeps.runner import sweep_record, sweeps_dir
 

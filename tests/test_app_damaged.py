@@ -10,15 +10,15 @@ from heatclust_core.attacks.poison import PoisonedSet
 from heatclust_core.config import AttackConfig, RunConfig
 from heatclust_core.data.imageset import ImageSet
 from heatclust_core.data.synthetic import CLASS_NAMES
-from heatclust_core.model import Classifier
-from heatclust_core.run_store import (
+from heatclust_core.storage.atomic import write_json
+from heatclust_core.storage.run_store import (
     CONFIG_FILE,
     METRICS_FILE,
     MODEL_FILE,
     TRAIN_SET_FILE,
     RunStore,
 )
-from heatclust_core.storage import write_json
+from heatclust_core.training.network import Classifier
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGES = (

@@ -53,7 +53,7 @@ def test_inspect_shows_the_example_read_only(example_env):
 
 
 def test_a_sweep_cell_of_the_example_shows_its_results_without_a_network(example_env):
-    from heatclust_core.example import example_store
+    from heatclust_core.example.build import example_store
 
     store = example_store(Path(__import__("os").environ["HEATCLUST_EXAMPLE_DIR"]))
     cell = next(r for r in store.run_ids() if not store.has_network(r))

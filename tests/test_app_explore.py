@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from heatclust_core.example import read_manifest
-from heatclust_core.explore.embeddings import METHOD_FIELDS, EmbedConfig, load_embeddings
+from heatclust_core.detection.remediation import load_remediations
+from heatclust_core.example.build import read_manifest
+from heatclust_core.explore.config import METHOD_FIELDS, EmbedConfig
+from heatclust_core.explore.embeddings import load_embeddings
 from heatclust_core.explore.view import COLOUR_MAPS, COLOURING_TITLES, GALLERY_MODES, decode_ids
 from heatclust_core.jobs import JobRunner
-from heatclust_core.remediation import load_remediations
-from heatclust_core.run_store import RunStore
+from heatclust_core.storage.run_store import RunStore
 
 # Drives the app (AppTest) and job processes: the slow tier.
 pytestmark = pytest.mark.slow

@@ -6,14 +6,14 @@ import pytest
 
 from heatclust_core.cli import main
 from heatclust_core.errors import RunNotFoundError, StorageError
-from heatclust_core.example import (
+from heatclust_core.example.build import (
     ExamplePlan,
     build_example,
-    check_example,
     default_plan,
     example_store,
     read_manifest,
 )
+from heatclust_core.example.check import check_example
 from heatclust_core.pipeline import resolve
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -125,7 +125,7 @@ def test_the_shipped_example_is_what_the_code_produces(tmp_path_factory):
 
 
 def test_the_example_runs_report_is_labelled_and_drawn_from_the_shipped_files(tiny_example):
-    from heatclust_core.report import run_report
+    from heatclust_core.presentation.report import run_report
 
     example_dir = tiny_example[0]
     main_run = read_manifest(example_dir)["main_run"]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from heatclust_core import settings
 from heatclust_core.errors import DamagedFileError
-from heatclust_core.example import example_store, read_manifest
-from heatclust_core.run_store import RunStore
+from heatclust_core.example.build import example_store, read_manifest
+from heatclust_core.storage import settings
+from heatclust_core.storage.run_store import RunStore
 
 SHOW_KEY = "show-example"
 # Picker keys and links name an example run "example-<run id>": a user's run of the same

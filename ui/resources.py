@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from heatclust_core import settings
 from heatclust_core.jobs import JobRunner
-from heatclust_core.model import pick_device
-from heatclust_core.run_store import RunStore
+from heatclust_core.storage import settings
+from heatclust_core.storage.run_store import RunStore
+from heatclust_core.training.network import pick_device
 
 
 @st.cache_resource(show_spinner=False)

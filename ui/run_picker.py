@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from heatclust_core.catalog import run_label, run_rows
-from heatclust_core.run_store import RUN_ID_PATTERN, RunStore
+from heatclust_core.storage.catalog import run_label, run_rows
+from heatclust_core.storage.run_store import RUN_ID_PATTERN, RunStore
 from ui import example
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from heatclust_core.model import images_to_tensor
+from heatclust_core.training.network import images_to_tensor
 
 
 def pgd_linf(

@@ -13,7 +13,7 @@ from heatclust_core.config import DataConfig
 from heatclust_core.data import gtsrb, synthetic
 from heatclust_core.data.imageset import Dataset, ImageSet, stratified_split
 from heatclust_core.errors import DamagedFileError
-from heatclust_core.storage import read_npz, write_npz
+from heatclust_core.storage.atomic import read_npz, write_npz
 
 _CACHED_ARRAYS = ("pool_images", "pool_labels", "test_images", "test_labels")
 

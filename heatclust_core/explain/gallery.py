@@ -10,7 +10,7 @@ import torch
 from heatclust_core.attacks.poison import PoisonedSet
 from heatclust_core.explain.lrp import LRPOptions, explain
 from heatclust_core.explain.point_cloud import PointCloud, point_cloud
-from heatclust_core.model import Classifier
+from heatclust_core.training.network import Classifier
 
 GALLERY_LRP = LRPOptions()  # the HC detector's default
 

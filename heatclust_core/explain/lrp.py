@@ -24,7 +24,7 @@ from zennit.composites import (
     EpsilonPlusFlat,
 )
 
-from heatclust_core.model import Classifier, images_to_tensor
+from heatclust_core.training.network import Classifier, images_to_tensor
 
 CompositeName = Literal[
     "epsilon-plus-flat", "epsilon-plus", "epsilon-alpha2-beta1-flat", "epsilon-alpha2-beta1"

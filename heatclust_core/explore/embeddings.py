@@ -11,144 +11,52 @@ positive relevance on the trigger's location) and the choice of k: k-means for k
 the embedding's clustering space with each k's silhouette, clusters and flagged cluster (and,
 for the spectral embedding, the Laplacian's eigenvalues for the eigengap). Saved as
 embeddings/<method>-<hash>.json in the run folder.
+
+Over 300 lines by choice: the five methods share the class's samples, the colourings and the
+choice of k, and one function runs any of them as a job; the settings live in config.py.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, get_args
 
 import numpy as np
-from pydantic import Field, ValidationError
+from pydantic import ValidationError
 from scipy.sparse.csgraph import laplacian
 from scipy.sparse.linalg import eigsh
 from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
 from sklearn.neighbors import kneighbors_graph
 
+from heatclust_core.attacks.metrics import predict
 from heatclust_core.attacks.poison import PoisonedSet
 from heatclust_core.attacks.triggers import amplitude_position
-from heatclust_core.config import SEED_MAX, AttackConfig, BaseConfig, RunConfig
-from heatclust_core.detect_run import DetectConfig, resolve_class
-from heatclust_core.detectors.activation import DEFAULT_LAYER, activations
-from heatclust_core.detectors.base import reduce_features
-from heatclust_core.detectors.flagging import flag_clusters
+from heatclust_core.config import AttackConfig, RunConfig
+from heatclust_core.detection.detectors.activation import activations
+from heatclust_core.detection.detectors.base import reduce_features
+from heatclust_core.detection.detectors.flagging import flag_clusters
+from heatclust_core.detection.run import resolve_class
+from heatclust_core.detection.scan import relevance_maps
 from heatclust_core.errors import ConfigError
-from heatclust_core.explain.lrp import CompositeName, LRPOptions, explain
+from heatclust_core.explain.lrp import LRPOptions, explain
 from heatclust_core.explain.point_cloud import point_cloud, pooled_heatmaps
+from heatclust_core.explore.config import (
+    CLUSTER_DIMS,
+    EMBEDDING_TITLES,
+    K_CHOICES,
+    MIN_SAMPLES,
+    EmbedConfig,
+)
 from heatclust_core.explore.landmark_mds import landmark_gw_losses, landmark_mds
 from heatclust_core.gw.engine import GWOptions
-from heatclust_core.metrics import predict
-from heatclust_core.model import pick_device
 from heatclust_core.progress import Progress, silent
-from heatclust_core.run_store import RunResults, RunStore
-from heatclust_core.scan import relevance_maps
-from heatclust_core.storage import JsonFiles
-
-EmbeddingMethod = Literal["umap", "tsne", "pca", "spectral", "gw-mds"]
-EMBEDDING_METHODS: tuple[str, ...] = get_args(EmbeddingMethod)
-EMBEDDING_TITLES = {
-    "umap": "UMAP of the activations",
-    "tsne": "t-SNE of the activations",
-    "pca": "PCA of the activations",
-    "spectral": "Spectral embedding of the heatmaps (SpRAy)",
-    "gw-mds": "Landmark MDS of the GW distances (HC)",
-}
-# The numbers of clusters offered by the choice of k.
-K_CHOICES = tuple(range(2, 9))
-# Dimensions of the space each method's k-means runs in (its 2-D picture is the first two).
-CLUSTER_DIMS = 10
-MIN_SAMPLES = 10
-
-
-class EmbedConfig(BaseConfig):
-    method: EmbeddingMethod = Field(
-        "umap",
-        description="umap, tsne, pca: of the activations; spectral: of the heatmaps (SpRAy); "
-        "gw-mds: landmark MDS of the point clouds' GW distances (HC)",
-    )
-    class_id: int | None = Field(None, ge=0, description="class to embed (default: the target)")
-    seed: int = Field(
-        0, title="Seed", ge=0, le=SEED_MAX, description="seed of the embedding and of k-means"
-    )
-    layer: str = Field(
-        DEFAULT_LAYER,
-        title="Layer",
-        description="umap, tsne, pca: module whose activations are embedded",
-    )
-    n_neighbors: int = Field(
-        15,
-        title="Neighbours",
-        ge=2,
-        le=100,
-        description="umap, spectral: neighbours per sample in the kNN graph",
-    )
-    min_dist: float = Field(
-        0.1,
-        title="UMAP minimum distance",
-        ge=0,
-        le=1,
-        description="umap: minimum distance in the picture",
-    )
-    perplexity: float = Field(
-        30.0, title="t-SNE perplexity", ge=2, le=100, description="tsne: perplexity"
-    )
-    pool: int = Field(
-        2,
-        title="Heatmap pooling, px",
-        ge=1,
-        le=8,
-        description="spectral, gw-mds: side of the sum-pooling window applied to the heatmaps, "
-        "px (gw-mds: 2 makes clouds ~3.6x smaller, GW solves ~7x faster)",
-    )
-    landmarks: int = Field(
-        16,
-        title="Landmarks",
-        ge=3,
-        le=256,
-        description="gw-mds: landmark samples; costs N x landmarks GW solves",
-    )
-    relevance_share: float = DetectConfig.model_fields["relevance_share"]
-    # A picture, not the detector: at 0.003 the pooled clouds' solves take 7x longer for the
-    # same 2-means accuracy on the default class (0.904 vs 0.905, README).
-    epsilon: float = Field(
-        0.01, title="GW entropic epsilon", gt=0, le=100, description="gw-mds: entropic GW epsilon"
-    )
-    lrp_composite: CompositeName = Field(
-        LRPOptions().composite,
-        title="LRP composite",
-        description="zennit composite of the heatmaps (spectral, gw-mds, trigger relevance)",
-    )
-
-    def relevant_fields(self) -> dict:
-        """What the result's name hashes: the fields this method reads."""
-        common = {"method", "class_id", "seed", "lrp_composite"}
-        return self.model_dump(include=common | set(METHOD_FIELDS[self.method]))
-
-    def result_name(self) -> str:
-        text = json.dumps(self.relevant_fields(), sort_keys=True)
-        return f"{self.method}-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
-
-    def settings_name(self) -> str:
-        """The method and its settings without the class: names one embedding of a class
-        whether the class was given or defaulted to the target (the explorer's link)."""
-        settings = {k: v for k, v in self.relevant_fields().items() if k != "class_id"}
-        text = json.dumps(settings, sort_keys=True)
-        return f"{self.method}-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
-
-
-METHOD_FIELDS: dict[str, tuple[str, ...]] = {
-    "umap": ("layer", "n_neighbors", "min_dist"),
-    "tsne": ("layer", "perplexity"),
-    "pca": ("layer",),
-    "spectral": ("pool", "n_neighbors"),
-    "gw-mds": ("pool", "landmarks", "relevance_share", "epsilon"),
-}
+from heatclust_core.storage.atomic import JsonFiles
+from heatclust_core.storage.results import RunResults
+from heatclust_core.storage.run_store import RunStore
+from heatclust_core.training.network import pick_device
 
 
 def trigger_relevance_share(

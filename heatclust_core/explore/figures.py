@@ -10,9 +10,10 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from heatclust_core.explore.embeddings import K_CHOICES, eigengaps
+from heatclust_core.explore.config import K_CHOICES
+from heatclust_core.explore.embeddings import eigengaps
 from heatclust_core.explore.view import COLOURING_TITLES
-from heatclust_core.figures import CLUSTER_COLORS
+from heatclust_core.presentation.figures import CLUSTER_COLORS
 
 TRUTH_COLOURS = {"clean": "#4c78a8", "poisoned": "#e45756"}
 # layout.meta of the embedding chart: how the page's hover preview finds it.

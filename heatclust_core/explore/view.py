@@ -9,8 +9,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from heatclust_core.detect_run import DETECTORS
-from heatclust_core.explore.embeddings import EMBEDDING_METHODS, K_CHOICES, EmbedConfig
+from heatclust_core.detection.config import DETECTORS
+from heatclust_core.explore.config import EMBEDDING_METHODS, K_CHOICES, EmbedConfig
 
 GALLERY_MODES = ("input", "heatmap", "overlay")
 # Name shown -> plotly colour scale; LRP's convention (red for, blue against) first.

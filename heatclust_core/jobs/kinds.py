@@ -12,14 +12,16 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from heatclust_core.config import RunConfig
-from heatclust_core.detect_run import DetectConfig, run_detection, without_sample_fields
-from heatclust_core.explore.embeddings import EmbedConfig, run_embedding
+from heatclust_core.detection.config import DetectConfig
+from heatclust_core.detection.remediation import RemediateConfig, remediate
+from heatclust_core.detection.run import run_detection, without_sample_fields
+from heatclust_core.detection.scan import ScanConfig, run_scan
+from heatclust_core.explore.config import EmbedConfig
+from heatclust_core.explore.embeddings import run_embedding
 from heatclust_core.jobs.registry import JOB_KINDS, Job
 from heatclust_core.pipeline import train_run
 from heatclust_core.progress import Progress
-from heatclust_core.remediation import RemediateConfig, remediate
-from heatclust_core.run_store import RunStore
-from heatclust_core.scan import ScanConfig, run_scan
+from heatclust_core.storage.run_store import RunStore
 from heatclust_core.sweeps.config import SweepConfig
 from heatclust_core.sweeps.runner import run_sweep
 

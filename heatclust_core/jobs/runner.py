@@ -27,18 +27,24 @@ from pathlib import Path
 import torch
 
 from heatclust_core.config import RunConfig
-from heatclust_core.detect_run import DetectConfig, load_detection
+from heatclust_core.detection.config import DetectConfig
+from heatclust_core.detection.remediation import (
+    RemediateConfig,
+    load_remediation,
+    selection_detection,
+)
+from heatclust_core.detection.run import load_detection
+from heatclust_core.detection.scan import ScanConfig, scan_path
 from heatclust_core.errors import HeatClustError
-from heatclust_core.explore.embeddings import EmbedConfig, check_embedding, load_embedding
+from heatclust_core.explore.config import EmbedConfig
+from heatclust_core.explore.embeddings import check_embedding, load_embedding
 from heatclust_core.jobs.kinds import JOB_KIND_TABLE
 from heatclust_core.jobs.registry import Job, JobRegistry
-from heatclust_core.model import pick_device
 from heatclust_core.pipeline import resolve
-from heatclust_core.remediation import RemediateConfig, load_remediation, selection_detection
-from heatclust_core.run_store import RunStore
-from heatclust_core.scan import ScanConfig, scan_path
+from heatclust_core.storage.run_store import RunStore
 from heatclust_core.sweeps.config import SweepConfig
 from heatclust_core.sweeps.runner import sweep_record
+from heatclust_core.training.network import pick_device
 
 LOCK_FILE = "lock"
 LOG_FILE = "log.txt"

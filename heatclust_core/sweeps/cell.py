@@ -5,16 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from heatclust_core.config import RunConfig
-from heatclust_core.detect_run import (
-    DetectConfig,
-    detection_path,
-    load_detection,
-    run_detection,
-)
+from heatclust_core.detection.config import DetectConfig
+from heatclust_core.detection.run import detection_path, load_detection, run_detection
 from heatclust_core.pipeline import resolve, train_run
 from heatclust_core.progress import Progress, silent
-from heatclust_core.run_store import RunStore
-from heatclust_core.storage import read_json
+from heatclust_core.storage.atomic import read_json
+from heatclust_core.storage.run_store import RunStore
 
 SCORES = ("acc", "tpr", "tnr", "precision", "f1")
 

@@ -8,8 +8,8 @@ import json
 
 from pydantic import Field, field_validator
 
-from heatclust_core.config import AttackKind, BaseConfig, RunConfig, build
-from heatclust_core.detect_run import DetectConfig, DetectorName
+from heatclust_core.config import AttackKind, BaseConfig, DataConfig, RunConfig, TrainConfig, build
+from heatclust_core.detection.config import DetectConfig, DetectorName
 
 
 class SweepConfig(BaseConfig):
@@ -63,3 +63,24 @@ class SweepConfig(BaseConfig):
         }
         canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
         return f"{self.name}-{hashlib.sha256(canonical.encode()).hexdigest()[:10]}"
+
+
+def custom_sweep(
+    name: str,
+    data: dict,
+    epochs: int,
+    axes: dict,
+    detectors,
+) -> SweepConfig:
+    """A grid of the user's own, validated with each bad value named: `data` the DataConfig
+    values, `axes` kinds/p/sticker_size/amp/seeds. The command line and the Compare page build
+    sweeps here; every cell is checked at once (a bad axis value fails before any run)."""
+    base = RunConfig(
+        data=build(DataConfig, data, "data"), train=build(TrainConfig, {"epochs": epochs}, "train")
+    )
+    sweep = build(
+        SweepConfig,
+        {"name": name, "base": base.model_dump(), **axes, "detectors": detectors},
+    )
+    sweep.cells()
+    return sweep

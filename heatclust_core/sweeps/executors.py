@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from heatclust_core.config import RunConfig
-from heatclust_core.detect_run import DetectConfig
+from heatclust_core.detection.config import DetectConfig
 from heatclust_core.errors import ConfigError
-from heatclust_core.run_store import RunStore
+from heatclust_core.storage.run_store import RunStore
 from heatclust_core.sweeps.cell import cell_summary, run_cell
 
 CellResults = Iterator[tuple[int, dict[str, Any]]]

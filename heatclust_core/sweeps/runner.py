@@ -12,8 +12,8 @@ from heatclust_core.config import ResolvedRunConfig
 from heatclust_core.errors import DamagedFileError
 from heatclust_core.pipeline import resolve
 from heatclust_core.progress import Progress, silent
-from heatclust_core.run_store import RunStore
-from heatclust_core.storage import JsonFiles, read_json_files, write_json
+from heatclust_core.storage.atomic import JsonFiles, read_json_files, write_json
+from heatclust_core.storage.run_store import RunStore
 from heatclust_core.sweeps.cell import cell_summary, is_cell_done
 from heatclust_core.sweeps.config import SweepConfig
 from heatclust_core.sweeps.executors import Executor, LocalExecutor

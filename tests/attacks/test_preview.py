@@ -5,7 +5,7 @@ from heatclust_core.attacks.preview import attack_preview, class_examples
 from heatclust_core.attacks.triggers import YELLOW_GREEN
 from heatclust_core.config import AttackConfig, DataConfig
 from heatclust_core.data.loading import load_dataset
-from heatclust_core.model import Classifier
+from heatclust_core.training.network import Classifier
 
 
 def test_synthetic_examples_are_the_first_images_of_the_class_in_the_generated_set(tiny_data):

@@ -5,7 +5,7 @@ from heatclust_core.attacks.poison import PoisonedSet
 from heatclust_core.data.imageset import ImageSet
 from heatclust_core.explain.gallery import GALLERY_LRP, heatmap_gallery, sample_point_cloud
 from heatclust_core.explain.lrp import explain
-from heatclust_core.model import Classifier
+from heatclust_core.training.network import Classifier
 
 
 def _poisoned_set() -> PoisonedSet:

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from heatclust_core.explain.lrp import LRPOptions, explain
-from heatclust_core.model import Classifier
+from heatclust_core.training.network import Classifier
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,8 @@ from heatclust_core.config import AttackConfig
 from heatclust_core.data.imageset import ImageSet
 from heatclust_core.errors import ConfigError
 from heatclust_core.explain.point_cloud import pooled_heatmaps
+from heatclust_core.explore.config import EMBEDDING_METHODS, K_CHOICES, EmbedConfig
 from heatclust_core.explore.embeddings import (
-    EMBEDDING_METHODS,
-    K_CHOICES,
-    EmbedConfig,
     choice_of_k,
     eigengaps,
     find_embedding,

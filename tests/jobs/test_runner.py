@@ -7,10 +7,11 @@ import time
 import pytest
 
 from heatclust_core.config import AttackConfig, DataConfig, RunConfig, TrainConfig
-from heatclust_core.detect_run import DetectConfig, load_detections
+from heatclust_core.detection.config import DetectConfig
+from heatclust_core.detection.run import load_detections
+from heatclust_core.detection.scan import ScanConfig, load_scans
 from heatclust_core.errors import ConfigError, HeatClustError
 from heatclust_core.jobs import JobRunner
-from heatclust_core.scan import ScanConfig, load_scans
 
 # Starts job processes that train tiny networks: the slow tier.
 pytestmark = pytest.mark.slow

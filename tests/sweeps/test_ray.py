@@ -3,7 +3,7 @@ and come back to the driver, which writes them to its own store."""
 
 import pytest
 
-from heatclust_core.run_store import RunStore
+from heatclust_core.storage.run_store import RunStore
 from heatclust_core.sweeps import run_sweep
 from heatclust_core.sweeps.executors import LocalExecutor, RayExecutor
 from tests.helpers import tiny_sweep

@@ -7,9 +7,9 @@ import pytest
 
 from heatclust_core.cli import main
 from heatclust_core.config import TrainConfig
-from heatclust_core.detect_run import detection_path
+from heatclust_core.detection.run import detection_path
 from heatclust_core.errors import ConfigError
-from heatclust_core.run_store import RunStore
+from heatclust_core.storage.run_store import RunStore
 from heatclust_core.sweeps import SweepConfig, preset, run_sweep, sweep_table
 from heatclust_core.sweeps.executors import LocalExecutor
 from heatclust_core.sweeps.runner import load_sweeps
@@ -191,14 +191,16 @@ def test_sweep_command_refuses_a_bad_axis_value_and_writes_nothing(tmp_path, cap
 
 
 def test_a_preset_runs_the_detectors_asked_for():
-    from heatclust_core.cli import _parser
-    from heatclust_core.sweeps.cli import sweep_config_from_args
+    from heatclust_core.cli import build_parser
+    from heatclust_core.cli.sweep import sweep_config_from_args
 
-    args = _parser().parse_args(["sweep", "--preset", "table1", "--detectors", "ac", "ss", "hc"])
+    args = build_parser().parse_args(
+        ["sweep", "--preset", "table1", "--detectors", "ac", "ss", "hc"]
+    )
     sweep, _ = sweep_config_from_args(args)
     assert sweep.detectors == ("ac", "ss", "hc")
     assert sweep.cells() == preset("table1")[0].cells()
-    default, _ = sweep_config_from_args(_parser().parse_args(["sweep", "--preset", "table1"]))
+    default, _ = sweep_config_from_args(build_parser().parse_args(["sweep", "--preset", "table1"]))
     assert default.detectors == preset("table1")[0].detectors
 
 

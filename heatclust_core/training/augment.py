@@ -1,0 +1,51 @@
+"""Training-time augmentation with torchvision transforms v2, each one switchable.
+
+Normalisation is not applied here: its statistics live in the Classifier (see training/network.py), so the
+same model works on raw [0, 1] images for attacks, metrics and explanations.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torchvision.transforms import v2
+
+from heatclust_core.config import AugmentConfig
+
+
+def build_augmentation(config: AugmentConfig, image_size: int = 32) -> v2.Compose:
+    """A per-sample transform: (3, H, W) uint8 tensor -> (3, H, W) float32 in [0, 1]."""
+    steps: list[torch.nn.Module] = []
+    if config.random_resized_crop:
+        steps.append(
+            v2.RandomResizedCrop(image_size, scale=(0.8, 1.0), ratio=(0.9, 1.1), antialias=True)
+        )
+    if config.random_rotation:
+        steps.append(v2.RandomRotation(10))
+    if config.color_jitter:
+        steps.append(
+            v2.ColorJitter(brightness=0.3, contrast=0.3, saturation=0.3, hue=config.hue or None)
+        )
+    if config.random_affine:
+        steps.append(v2.RandomAffine(degrees=0, translate=(0.06, 0.06), shear=5))
+    if config.random_grayscale:
+        steps.append(v2.RandomGrayscale(p=0.05))
+    steps.append(v2.ToDtype(torch.float32, scale=True))
+    return v2.Compose(steps)
+
+
+def augment_batch(images: torch.Tensor, transform: v2.Compose, group_size: int) -> torch.Tensor:
+    """Augment (N, 3, H, W) uint8 images, one random draw per group of `group_size` samples.
+
+    v2 transforms draw one set of parameters per call; calling them per small group rather than
+    per image cuts the Python overhead that dominates on CPU, while every epoch still sees fresh
+    draws for every sample. group_size=1 is the classic per-sample augmentation.
+    """
+    return torch.cat([transform(group) for group in images.split(group_size)])
+
+
+def channel_stats(images: np.ndarray) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and std of (N, H, W, 3) uint8 images, on the [0, 1] scale."""
+    pixels = images.reshape(-1, 3).astype(np.float64) / 255.0
+    std = np.maximum(pixels.std(axis=0), 1e-3)
+    return tuple(float(v) for v in pixels.mean(axis=0)), tuple(float(v) for v in std)

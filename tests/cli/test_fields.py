@@ -1,0 +1,87 @@
+"""Every config field against the command line: each one a user can set has a flag whose
+default is the field's default, and out-of-range values are refused with the field's range."""
+
+import pytest
+
+from heatclust_core.cli import build_parser, main
+from heatclust_core.config import AUGMENTATION_SWITCHES, AttackConfig, DataConfig, TrainConfig
+from heatclust_core.detection.config import DetectConfig
+from heatclust_core.detection.remediation import RemediateConfig
+from heatclust_core.detection.scan import ScanConfig
+from heatclust_core.explore.config import EmbedConfig
+from heatclust_core.storage import settings
+
+# Fields with no flag of their own, and why.
+NO_FLAG = {
+    (DataConfig, "test_fraction"): "the split is part of the data set: GTSRB has its own",
+    (TrainConfig, "seed"): "the attack's --seed seeds training too (build_run_config)",
+    (TrainConfig, "adversarial_eps"): "set for the surrogate by --surrogate-eps",
+    (TrainConfig, "augment"): "--no-augment NAME..., --augment-group, --augment-hue",
+    (RemediateConfig, "detect"): "the detect flags",
+    (RemediateConfig, "removed"): "--remove-from FILE, an export of the explorer's selection",
+}
+# Flags whose name is not the field's.
+FLAG_NAMES = {
+    (DataConfig, "seed"): "data_seed",
+    (AttackConfig, "kind"): "attack",
+    (DetectConfig, "class_id"): "class_id",
+}
+COMMANDS = {
+    DataConfig: ["train"],
+    AttackConfig: ["train"],
+    TrainConfig: ["train"],
+    DetectConfig: ["detect", "--run", "x"],
+    RemediateConfig: ["remediate", "--run", "x"],
+    ScanConfig: ["scan", "--run", "x"],
+    EmbedConfig: ["embed", "--run", "x"],
+}
+
+
+def _cases():
+    for model, command in COMMANDS.items():
+        for name in model.model_fields:
+            if (model, name) not in NO_FLAG:
+                yield pytest.param(model, name, command, id=f"{model.__name__}.{name}")
+
+
+@pytest.mark.parametrize(("model", "name", "command"), list(_cases()))
+def test_each_field_has_a_flag_with_its_default(model, name, command):
+    parsed = vars(build_parser().parse_args(command))
+    dest = FLAG_NAMES.get((model, name), name)
+    assert dest in parsed, f"no flag for {model.__name__}.{name}"
+    default = model.model_fields[name].default
+    if (model, name) == (DataConfig, "data_dir"):
+        default = str(settings.current().data_dir)
+    if (model, name) == (DetectConfig, "detector") and command[0] == "remediate":
+        default = RemediateConfig().detect.detector
+    assert parsed[dest] == default
+
+
+def test_detect_flags_in_remediate_default_to_the_remediations_detection():
+    assert RemediateConfig().detect == DetectConfig()
+
+
+def test_the_augmentation_flags_cover_every_switch_and_number():
+    parsed = vars(build_parser().parse_args(["train"]))
+    assert parsed["no_augment"] == []  # every switch on, as AugmentConfig's defaults
+    assert all(getattr(TrainConfig().augment, name) for name in AUGMENTATION_SWITCHES)
+    assert parsed["augment_group"] == TrainConfig().augment.group_size
+    assert parsed["augment_hue"] == TrainConfig().augment.hue
+
+
+@pytest.mark.parametrize(
+    ("command", "flag", "value", "message"),
+    [
+        (["detect", "--run", "0123456789ab"], "--expected-share", "0.9", "must be in (0, 0.6667]"),
+        (["detect", "--run", "0123456789ab"], "--barycenter-iter", "0", "must be in [1, 100]"),
+        (["remediate", "--run", "0123456789ab"], "--finetune-epochs", "0", "must be in [1, 1000]"),
+        (["remediate", "--run", "0123456789ab"], "--exre-threshold", "1", "must be in (0, 1)"),
+        (["embed", "--run", "0123456789ab"], "--landmarks", "2", "must be in [3, 256]"),
+    ],
+)
+def test_out_of_range_values_name_the_flag_and_the_fields_range(
+    capsys, tmp_path, command, flag, value, message
+):
+    code = main([*command, "--models-dir", str(tmp_path), flag, value, "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and flag in err and message in err, err

@@ -1,0 +1,159 @@
+"""Each detector on tiny data where the two populations are known."""
+
+import numpy as np
+import pytest
+import torch
+
+from heatclust_core.attacks.triggers import StickerTrigger
+from heatclust_core.detection.detectors import (
+    ActivationClustering,
+    HeatmapClustering,
+    RawClustering,
+)
+from heatclust_core.detection.detectors.flagging import centroid_silhouette, flag_clusters
+from heatclust_core.errors import ConfigError
+from heatclust_core.training.network import Classifier
+
+
+def _two_populations(n_clean=30, n_odd=12, seed=0):
+    """Grey noise images; the odd ones carry a large bright block."""
+    rng = np.random.default_rng(seed)
+    images = rng.integers(60, 120, size=(n_clean + n_odd, 32, 32, 3), dtype=np.uint8)
+    images[n_clean:, 4:20, 4:20] = 250
+    truth = np.arange(n_clean + n_odd) >= n_clean
+    return images, np.zeros(len(images), dtype=np.int64), truth
+
+
+# FastICA whitens every component to unit variance, so on pure-noise images the nine noise
+# components outweigh the signal; with one component it is the block alone.
+@pytest.mark.parametrize(("reducer", "n_components"), [("pca", 10), ("ica", 1)])
+def test_raw_clustering_flags_the_smaller_distinct_group(reducer, n_components):
+    images, labels, truth = _two_populations()
+    detector = RawClustering(reducer=reducer, n_components=n_components, seed=0).fit(images, labels)
+    assert np.array_equal(detector.predict(), truth)
+    assert set(detector.seconds_) == {"features", "clustering"}
+    assert detector.embedding_.shape[0] == len(images)
+
+
+@pytest.mark.parametrize("normalize", [False, True])
+def test_activation_clustering_on_the_real_network(normalize):
+    images, labels, truth = _two_populations()
+    torch.manual_seed(0)
+    detector = ActivationClustering(Classifier(3).eval(), normalize=normalize, seed=0)
+    detector.fit(images, labels)
+    assert np.array_equal(detector.predict(), truth)
+    assert detector.features_.shape == (len(images), 10)
+
+
+def test_activation_clustering_rejects_an_unknown_layer():
+    with pytest.raises(ConfigError) as error:
+        ActivationClustering(Classifier(3), layer="nope")
+    assert error.value.parameter == "layer"
+
+
+def test_heatmap_clustering_runs_end_to_end_and_reports_stages():
+    rng = np.random.default_rng(0)
+    clean = rng.integers(80, 140, size=(16, 32, 32, 3), dtype=np.uint8)
+    stamped, _ = StickerTrigger(3).apply(clean[:6], rng)
+    images = np.concatenate([stamped, clean[6:]])
+    torch.manual_seed(0)
+    detector = HeatmapClustering(
+        Classifier(3).eval(), relevance_share=0.5, barycenter_size=8, max_iter=3, epsilon=0.05
+    ).fit(images, np.zeros(16, dtype=np.int64))
+    assert detector.labels_.shape == (16,) and set(np.unique(detector.labels_)) <= {0, 1}
+    assert detector.heatmaps_.shape == (16, 32, 32)
+    assert all(cloud.weights.sum() == pytest.approx(1.0) for cloud in detector.point_clouds_)
+    assert set(detector.seconds_) == {"features", "clustering", "pairwise"}
+    assert detector.pairwise_distances_.shape == (16, 16)
+    assert detector.mds_embedding_.shape == (16, 2)
+    assert -1.0 <= detector.silhouette_ <= 1.0
+
+
+def test_heatmap_clustering_draws_the_mds_subset_from_every_cluster():
+    detector = HeatmapClustering(Classifier(3), mds_samples=10, seed=3)
+    labels = np.array([0] * 40 + [1] * 4)
+    index = detector._mds_subset(labels)
+    assert len(index) == len(np.unique(index)) and np.all(np.diff(index) > 0)
+    assert 9 <= len(index) <= 11
+    assert np.sum(labels[index] == 1) >= 1 and np.sum(labels[index] == 0) >= 8
+    assert len(HeatmapClustering(Classifier(3), mds_samples=0)._mds_subset(labels)) == 0
+
+
+def test_mds_embedding_recovers_planar_distances_from_squared_ones():
+    from heatclust_core.detection.detectors.heatmap import mds_embedding
+
+    points = np.random.default_rng(0).normal(size=(12, 2))
+    distances = np.linalg.norm(points[:, None] - points[None], axis=-1)
+    embedded = mds_embedding(distances**2)
+    recovered = np.linalg.norm(embedded[:, None] - embedded[None], axis=-1)
+    np.testing.assert_allclose(recovered, distances, atol=1e-3)
+
+
+@pytest.mark.parametrize("share", [0.0, 1.5])
+def test_heatmap_clustering_refuses_a_bad_relevance_share(share):
+    with pytest.raises(ConfigError) as error:
+        HeatmapClustering(Classifier(3), relevance_share=share)
+    assert error.value.parameter == "relevance_share"
+
+
+def test_flag_rules():
+    labels = np.array([0] * 7 + [1] * 3)
+    assert flag_clusters(labels, 2, "smaller") == [1]
+    assert flag_clusters(labels, 2, "relative-size") == [1]
+    assert flag_clusters(labels, 2, "silhouette", silhouette=0.5) == [1]
+    assert flag_clusters(labels, 2, "silhouette", silhouette=0.05) == []
+    assert flag_clusters(np.array([0] * 5 + [1] * 5), 2, "relative-size") == []
+
+
+def test_centroid_silhouette_by_hand():
+    distances = np.array([[1.0, 3.0], [4.0, 2.0]])
+    assert centroid_silhouette(distances, np.array([0, 1])) == pytest.approx(
+        ((3 - 1) / 3 + (4 - 2) / 4) / 2
+    )
+
+
+def test_mds_picture_solves_with_looser_stopping_rules_never_tighter():
+    from heatclust_core.detection.detectors.heatmap import picture_options
+    from heatclust_core.gw.engine import GWOptions
+
+    picture = picture_options(GWOptions(epsilon=0.003, tol=1e-3, inner_tol=1e-5))
+    assert (picture.epsilon, picture.tol, picture.inner_tol) == (0.003, 1e-2, 1e-4)
+    loose = GWOptions(tol=0.05, inner_tol=1e-3)
+    assert picture_options(loose) == loose
+
+
+@pytest.mark.slow
+def test_pooled_heatmap_clustering_takes_its_clouds_from_the_block_sums(two_class_backdoor):
+    model, train_set = two_class_backdoor
+    of_class = train_set.data.labels == 0
+    members = np.r_[
+        np.flatnonzero(of_class & ~train_set.is_poisoned)[:40],
+        np.flatnonzero(of_class & train_set.is_poisoned)[:20],
+    ]
+    images, labels = train_set.data.images[members], train_set.data.labels[members]
+    truth = train_set.is_poisoned[members]
+    common = {"relevance_share": 0.9, "barycenter_size": 8, "max_iter": 5, "mds_samples": 0}
+    pixels = HeatmapClustering(model, **common).fit(images, labels)
+    pooled = HeatmapClustering(model, pool=2, **common).fit(images, labels)
+    assert max(cloud.coords.max() for cloud in pooled.point_clouds_) < 16
+    assert np.mean([c.size for c in pooled.point_clouds_]) < np.mean(
+        [c.size for c in pixels.point_clouds_]
+    )
+    # The stickered samples stand apart in both.
+    for detector in (pixels, pooled):
+        assert (detector.predict() == truth).mean() > 0.9
+    with pytest.raises(ConfigError):
+        HeatmapClustering(model, pool=0)
+
+
+def test_an_hc_result_name_without_pooling_is_the_one_saved_before_pooling_existed():
+    import hashlib
+    import json
+
+    from heatclust_core.detection.config import DETECTOR_FIELDS, DetectConfig
+
+    config = DetectConfig()
+    old_fields = set(DETECTOR_FIELDS["hc"]) - {"pool"} | {"detector", "class_id", "seed", "k"}
+    text = json.dumps(config.model_dump(include=old_fields | {"flag_rule"}), sort_keys=True)
+    assert config.result_name() == f"hc-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
+    assert DetectConfig(pool=2).result_name() != config.result_name()

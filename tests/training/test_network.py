@@ -1,0 +1,56 @@
+import torch
+
+from heatclust_core.training.network import (
+    Classifier,
+    InceptionA,
+    count_parameters,
+    images_to_tensor,
+)
+
+
+def test_about_one_million_trainable_parameters():
+    n = count_parameters(Classifier(43))
+    assert 750_000 <= n <= 1_250_000, n
+
+
+def test_shapes_of_logits_and_hidden_features():
+    model = Classifier(15).eval()
+    x = torch.rand(4, 3, 32, 32)
+    assert model(x).shape == (4, 15)
+    assert model.net.features(model.normalize(x)).shape == (4, 640)
+
+
+def test_inception_module_concatenates_its_four_branches():
+    module = InceptionA(64).eval()
+    out = module(torch.rand(2, 64, 8, 8))
+    assert out.shape == (2, module.out_channels, 8, 8) and module.out_channels == 256
+
+
+def test_normalisation_uses_the_stored_statistics():
+    model = Classifier(3, mean=(0.5, 0.25, 0.0), std=(0.5, 0.5, 2.0))
+    x = torch.ones(1, 3, 2, 2)
+    normalised = model.normalize(x)
+    assert torch.allclose(normalised[0, :, 0, 0], torch.tensor([1.0, 1.5, 0.5]))
+
+
+def test_images_to_tensor_scales_uint8_to_unit_range():
+    import numpy as np
+
+    images = np.zeros((2, 32, 32, 3), dtype=np.uint8)
+    images[0, 0, 0] = [255, 0, 51]
+    tensor = images_to_tensor(images)
+    assert tensor.shape == (2, 3, 32, 32)
+    assert torch.allclose(tensor[0, :, 0, 0], torch.tensor([1.0, 0.0, 0.2]))
+
+
+def test_dense_head_stays_float32_under_bfloat16_autocast():
+    """Only the convolutions run in bfloat16: logits of ~20 would otherwise be rounded to
+    steps of 0.125, and the features Activation Clustering reads to 3 significant digits."""
+    model = Classifier(5).eval()
+    x = torch.rand(4, 3, 32, 32)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        trunk = model.net.stem[0](model.normalize(x))
+        features = model.net.features(model.normalize(x))
+        logits = model(x)
+    assert trunk.dtype == torch.bfloat16  # autocast does reach the convolutions
+    assert features.dtype == torch.float32 and logits.dtype == torch.float32
