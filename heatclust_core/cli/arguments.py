@@ -1,6 +1,9 @@
 """The command line's flags, derived from the config fields: each flag takes its default,
 help text, range and choices from the field that it sets (config.py and each command's config
-model), so the command line, the pages and the library cannot disagree."""
+model), so the command line, the pages and the library cannot disagree.
+
+Over 300 lines by choice: the eight commands' descriptions, which are the command line's
+help pages; no config field's flag holds a default or range of its own."""
 
 from __future__ import annotations
 
