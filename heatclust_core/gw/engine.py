@@ -123,21 +123,7 @@ def _solve_padded(C1, p, C2, q, options: GWOptions, want_plans: bool, T=None, f=
         g = torch.where(col_mask, g, 0.0)
         K = torch.exp((f.unsqueeze(2) + g.unsqueeze(1) - M) / eps)
         Kt = K.transpose(1, 2).contiguous()
-        u = row_mask.to(K.dtype)
-        v = col_mask.to(K.dtype)
-        products = 0
-        for inner in range(1, options.inner_max_iter + 1):
-            Kv = (K @ v.unsqueeze(-1)).squeeze(-1)
-            u = torch.where(row_mask, p / Kv.clamp_min(1e-30), 0.0)
-            Ktu = (Kt @ u.unsqueeze(-1)).squeeze(-1)
-            v = torch.where(col_mask, q / Ktu.clamp_min(1e-30), 0.0)
-            products += 2
-            if inner % options.inner_check_every == 0 or inner == options.inner_max_iter:
-                Kv = (K @ v.unsqueeze(-1)).squeeze(-1)
-                products += 1
-                marginal_error = (u * Kv - p).abs().sum(1)
-                if marginal_error.max() < options.inner_tol:
-                    break
+        u, v, marginal_error, products = _sinkhorn(K, Kt, p, q, row_mask, col_mask, options)
         matvecs[active] += products
         f = torch.where(row_mask, f + eps * u.clamp_min(1e-30).log(), 0.0)
         g = torch.where(col_mask, g + eps * v.clamp_min(1e-30).log(), 0.0)
@@ -176,6 +162,47 @@ def _solve_padded(C1, p, C2, q, options: GWOptions, want_plans: bool, T=None, f=
     return values, iterations, plans, potentials, matvecs
 
 
+def _sinkhorn(K, Kt, p, q, row_mask, col_mask, options: GWOptions):
+    """Sinkhorn scalings u (B, n), v (B, m) of the kernel K (B, n, m) for marginals p, q.
+
+    Each pair leaves the batch once its row marginal's L1 error is below inner_tol, so a pair
+    that needs hundreds of iterations at a small epsilon does not make the others run them too
+    (on the HC operating point, one pair in 30 decides the batch's count). Returns u, v, each
+    pair's last marginal error (B,) and its kernel-vector products (B,)."""
+    B = p.shape[0]
+    u = row_mask.to(K.dtype)
+    v = col_mask.to(K.dtype)
+    error = torch.full((B,), math.inf, dtype=K.dtype, device=K.device)
+    products = torch.zeros(B, dtype=torch.long, device=K.device)
+    live = torch.arange(B, device=K.device)
+    K_live, Kt_live, p_live, q_live, rows, cols = K, Kt, p, q, row_mask, col_mask
+    u_live, v_live = u, v
+    for inner in range(1, options.inner_max_iter + 1):
+        Kv = (K_live @ v_live.unsqueeze(-1)).squeeze(-1)
+        u_live = torch.where(rows, p_live / Kv.clamp_min(1e-30), 0.0)
+        Ktu = (Kt_live @ u_live.unsqueeze(-1)).squeeze(-1)
+        v_live = torch.where(cols, q_live / Ktu.clamp_min(1e-30), 0.0)
+        products[live] += 2
+        last = inner == options.inner_max_iter
+        if inner % options.inner_check_every == 0 or last:
+            Kv = (K_live @ v_live.unsqueeze(-1)).squeeze(-1)
+            products[live] += 1
+            live_error = (u_live * Kv - p_live).abs().sum(1)
+            error[live] = live_error
+            converged = live_error < options.inner_tol
+            if last or converged.all():
+                break
+            if converged.any():
+                u[live], v[live] = u_live, v_live
+                keep = ~converged
+                live = live[keep]
+                K_live, Kt_live = K_live[keep], Kt_live[keep]
+                p_live, q_live, rows, cols = p_live[keep], q_live[keep], rows[keep], cols[keep]
+                u_live, v_live = u_live[keep], v_live[keep]
+    u[live], v[live] = u_live, v_live
+    return u, v, error, products
+
+
 def _check_starts(pairs, starts, name: str, sizes) -> None:
     """Each given start must have the (X.size, Y.size) of its pair, by `sizes(start)`."""
     if starts is None:
@@ -192,11 +219,20 @@ def _check_starts(pairs, starts, name: str, sizes) -> None:
 _SLACK = 32  # points of size difference a bucket tolerates besides the 12.5 %
 
 
+def default_dtype(device: torch.device | str) -> torch.dtype:
+    """float64 on the CPU, float32 on CUDA. On the CPU, float64 solved the HC operating point
+    (eps 0.003, 32 real pairs of the default run) 3.4x faster than float32 with the same
+    kernel-vector products (22.7 against 6.7 pairs/s with subnormals flushed to zero, which
+    alone took float32 from 4.5 to 6.7: the kernel's tiny entries are subnormal in float32).
+    GPUs keep float32, their fast path."""
+    return torch.float32 if torch.device(device).type == "cuda" else torch.float64
+
+
 def gromov_wasserstein(
     pairs: Sequence[tuple[MetricMeasure, MetricMeasure]],
     options: GWOptions = GWOptions(),
     device: torch.device | str | None = None,
-    dtype: torch.dtype = torch.float32,
+    dtype: torch.dtype | None = None,
     return_plans: bool = False,
     max_batch_elements: int = 2**24,
     initial_plans: Sequence[torch.Tensor | None] | None = None,
@@ -211,10 +247,13 @@ def gromov_wasserstein(
     its own restart: without them, the projections rather than the plan decide the count.
 
     Pairs are sorted by size and cut into buckets whose padded (B, n, m) tensors hold at most
-    `max_batch_elements` entries, so padding stays small and memory bounded.
+    `max_batch_elements` entries, so padding stays small and memory bounded. dtype: see
+    default_dtype.
     """
     if device is None:
         device = "cuda" if torch.cuda.is_available() else "cpu"
+    if dtype is None:
+        dtype = default_dtype(device)
     P = len(pairs)
     _check_starts(pairs, initial_plans, "initial_plans", lambda plan: tuple(plan.shape))
     _check_starts(pairs, initial_potentials, "initial_potentials", lambda fg: tuple(map(len, fg)))
