@@ -91,27 +91,19 @@ def add_sweep_parser(commands) -> argparse.ArgumentParser:
 
 
 def sweep_config_from_args(args: argparse.Namespace) -> tuple[SweepConfig, str]:
-    data = build(
-        DataConfig,
-        {"data_dir": args.data_dir, "images_per_class": args.images_per_class},
-        "data",
-    )
+    data = {"data_dir": args.data_dir, "images_per_class": args.images_per_class}
     if args.preset:
-        sweep, note = preset(args.preset, args.full, RunConfig(data=data))
+        base = RunConfig(data=build(DataConfig, data, "data"))
+        sweep, note = preset(args.preset, args.full, base)
         return sweep.model_copy(update={"detectors": tuple(args.detectors)}), note
-    sweep = custom_sweep(
-        "sweep",
-        {"data_dir": args.data_dir, "images_per_class": args.images_per_class},
-        args.epochs,
-        {
-            "kinds": args.attack,
-            "p": args.p,
-            "sticker_size": args.sticker_size,
-            "amp": args.amp,
-            "seeds": args.seeds,
-        },
-        args.detectors,
-    )
+    axes = {
+        "kinds": args.attack,
+        "p": args.p,
+        "sticker_size": args.sticker_size,
+        "amp": args.amp,
+        "seeds": args.seeds,
+    }
+    sweep = custom_sweep("sweep", data, args.epochs, axes, args.detectors)
     return sweep, f"custom sweep of {len(sweep.cells())} cells, {args.epochs} epochs each"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+from collections.abc import Sequence
 
 from pydantic import Field, field_validator
 
@@ -70,7 +71,7 @@ def custom_sweep(
     data: dict,
     epochs: int,
     axes: dict,
-    detectors,
+    detectors: Sequence[str],
 ) -> SweepConfig:
     """A grid of the user's own, validated with each bad value named: `data` the DataConfig
     values, `axes` kinds/p/sticker_size/amp/seeds. The command line and the Compare page build

@@ -1,0 +1,43 @@
+"""Custom sweeps as the command line and the Compare page build them."""
+
+import pytest
+
+from heatclust_core.errors import ConfigError
+from heatclust_core.sweeps.config import custom_sweep
+
+AXES = {
+    "kinds": ["standard"],
+    "p": [33.0, 15.0],
+    "sticker_size": [3],
+    "amp": [128],
+    "seeds": [0, 1],
+}
+
+
+def test_a_custom_sweep_expands_to_every_combination_with_its_budget():
+    sweep = custom_sweep("custom", {"images_per_class": 40}, 3, AXES, ["ac"])
+    cells = sweep.cells()
+    assert len(cells) == 4
+    assert {(c.attack.p, c.attack.seed, c.train.seed) for c in cells} == {
+        (33.0, 0, 0),
+        (33.0, 1, 1),
+        (15.0, 0, 0),
+        (15.0, 1, 1),
+    }
+    assert all(c.train.epochs == 3 and c.data.images_per_class == 40 for c in cells)
+
+
+@pytest.mark.parametrize(
+    ("data", "epochs", "axes", "parameter"),
+    [
+        ({}, 3, AXES | {"p": [33.0, 150.0]}, "attack.p"),
+        ({}, 3, AXES | {"amp": [300]}, "attack.amp"),
+        ({}, 0, AXES, "train.epochs"),
+        ({"images_per_class": 1}, 3, AXES, "data.images_per_class"),
+        ({}, 3, AXES | {"seeds": []}, "seeds"),
+    ],
+)
+def test_a_bad_value_is_refused_naming_its_parameter(data, epochs, axes, parameter):
+    with pytest.raises(ConfigError) as caught:
+        custom_sweep("custom", data, epochs, axes, ["ac"])
+    assert caught.value.parameter == parameter
