@@ -12,10 +12,10 @@ from heatclust_core.errors import ConfigError, HeatClustError
 from heatclust_core.pipeline import resolve
 from heatclust_core.presentation.figures import DETECTOR_NAMES, per_class_asr_figure
 from heatclust_core.presentation.report import sweep_report
+from heatclust_core.presentation.sweep_figures import per_class_asr_sweep_figure, rate_figures
 from heatclust_core.storage import settings
 from heatclust_core.sweeps import PRESETS, SweepConfig, preset
 from heatclust_core.sweeps.config import custom_sweep
-from heatclust_core.sweeps.figures import per_class_asr_sweep_figure, rate_figures
 from heatclust_core.sweeps.runner import load_sweeps, sweep_record
 from heatclust_core.sweeps.tables import paper_layout, sweep_table
 from ui import example

@@ -2,7 +2,7 @@
 k, export, and removal of the selection. The view lives in the URL (see explore/view.py).
 
 Over 300 lines by choice: one page with many linked panels, each only drawing what the
-library computed (explore/figures.py, explore/view.py)."""
+library computed (presentation/explore_figures.py, explore/view.py)."""
 
 import numpy as np
 import streamlit as st
@@ -21,14 +21,6 @@ from heatclust_core.explore.config import (
 )
 from heatclust_core.explore.embeddings import eigengaps, find_embedding, load_embeddings
 from heatclust_core.explore.export import export_rows, to_csv, to_json
-from heatclust_core.explore.figures import (
-    EMBEDDING_CHART_META,
-    choice_of_k_figure,
-    cluster_table,
-    embedding_figure,
-    k_entry,
-    sample_frame,
-)
 from heatclust_core.explore.gallery import gallery_tile, thumbnail_uri
 from heatclust_core.explore.view import (
     BASE_COLOURINGS,
@@ -38,6 +30,14 @@ from heatclust_core.explore.view import (
     ExploreView,
     parse_view,
     view_query,
+)
+from heatclust_core.presentation.explore_figures import (
+    EMBEDDING_CHART_META,
+    choice_of_k_figure,
+    cluster_table,
+    embedding_figure,
+    k_entry,
+    sample_frame,
 )
 from heatclust_core.presentation.figures import DETECTOR_NAMES
 from heatclust_core.storage.run_store import RunStore

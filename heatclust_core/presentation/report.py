@@ -37,8 +37,8 @@ from heatclust_core.presentation.figures import (
     scan_figure,
     training_history_figure,
 )
+from heatclust_core.presentation.sweep_figures import per_class_asr_sweep_figure, rate_figures
 from heatclust_core.storage.run_store import RunStore
-from heatclust_core.sweeps.figures import per_class_asr_sweep_figure, rate_figures
 from heatclust_core.sweeps.tables import paper_layout, sweep_table
 from heatclust_core.training.network import pick_device
 

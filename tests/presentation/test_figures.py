@@ -15,7 +15,7 @@ from heatclust_core.presentation.figures import (
     point_cloud_figure,
     scan_figure,
 )
-from heatclust_core.sweeps.figures import per_class_asr_sweep_figure
+from heatclust_core.presentation.sweep_figures import per_class_asr_sweep_figure
 
 NAMES = ["a", "b", "c", "d"]
 METRICS = {

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from heatclust_core.explore.figures import (
+from heatclust_core.presentation.explore_figures import (
     choice_of_k_figure,
     cluster_table,
     embedding_figure,
