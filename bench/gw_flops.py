@@ -14,7 +14,7 @@ an m-point centre:
   per k-means iteration, per sample   n^2 m + n m^2   its share of the barycenter update
 
 plus 3 n m exponentials per outer iteration (the kernel and two log-sum-exps), counted apart.
-The limit is the measured float32 rate of the batched product (B, n, n) @ (B, n, m) at the
+The limit is the measured rate, in the engine's dtype, of the batched product (B, n, n) @ (B, n, m) at the
 run's median sizes: what C1 T costs when nothing else does. Prints the totals, the achieved
 rate (MACs over the clustering's wall time) and its fraction of that limit. Run it alone: two
 torch processes on two cores thrash.
@@ -31,6 +31,7 @@ import torch
 import heatclust_core.gw.kmeans as kmeans_module
 from heatclust_core.detection.config import DetectConfig
 from heatclust_core.detection.run import build_detector
+from heatclust_core.gw.engine import default_dtype
 from heatclust_core.storage.run_store import RunStore
 from heatclust_core.training.network import pick_device
 
@@ -70,10 +71,12 @@ def solve_macs(calls: list[dict[str, np.ndarray]], padded: bool) -> dict[str, fl
     return {"gradient": gradient, "sinkhorn": sinkhorn, "final": final, "exps": exps}
 
 
-def batched_matmul_rate(b: int, n: int, m: int, device: torch.device, repeats: int = 20) -> float:
-    """Measured flop/s of (b, n, n) @ (b, n, m) in float32."""
-    x = torch.rand(b, n, n, device=device)
-    y = torch.rand(b, n, m, device=device)
+def batched_matmul_rate(
+    b: int, n: int, m: int, device: torch.device, dtype: torch.dtype, repeats: int = 20
+) -> float:
+    """Measured flop/s of (b, n, n) @ (b, n, m) in `dtype`."""
+    x = torch.rand(b, n, n, device=device, dtype=dtype)
+    y = torch.rand(b, n, m, device=device, dtype=dtype)
     for _ in range(3):
         x @ y
     if device.type == "cuda":
@@ -125,7 +128,8 @@ def main() -> None:
     pairs = len(padded)
     outer = int(sum(call["iterations"].sum() for call in log.calls))
     batch = max(1, min(pairs, 2**24 // (n_median * n_median + 4 * n_median * m_median)))
-    limit = batched_matmul_rate(batch, n_median, m_median, device)
+    dtype = default_dtype(device)
+    limit = batched_matmul_rate(batch, n_median, m_median, device, dtype)
 
     print(f"run {args.run}, class {config.attack.target}: {len(members)} samples on {device}")
     print(
@@ -145,7 +149,8 @@ def main() -> None:
     achieved = 2 * total / seconds
     print(f"  clustering wall time {seconds:.1f} s: {achieved / 1e9:.1f} GFLOP/s achieved")
     print(
-        f"  limit: (B={batch}, {n_median}, {n_median}) @ ({n_median}, {m_median}) float32 at "
+        f"  limit: (B={batch}, {n_median}, {n_median}) @ ({n_median}, {m_median}) "
+        f"{str(dtype).removeprefix('torch.')} (the engine's dtype) at "
         f"{limit / 1e9:.1f} GFLOP/s: the arithmetic alone would take {2 * total / limit:.1f} s"
     )
     print(f"  fraction of the limit: {achieved / limit:.3f}")
