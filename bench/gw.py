@@ -103,6 +103,7 @@ def main() -> None:
             inner_max_iter=args.accurate_inner_iter, inner_tol=args.accurate_inner_tol
         ),
     }
+    dtype = default_dtype("cuda" if torch.cuda.is_available() else "cpu")
     lines = []
     for eps in args.eps:
         strict = dict(max_iter=10000, tol=1e-11, stopThr=1e-11, numItermax=100000)
@@ -130,7 +131,6 @@ def main() -> None:
                 if max_rel(values, reference) <= err_ours:
                     equal = (tol, seconds, max_rel(values, reference))
                     break
-            dtype = default_dtype("cuda" if torch.cuda.is_available() else "cpu")
             print(
                 f"  {name:<32} {len(pairs) / t_ours:8.2f} pairs/s  max rel diff "
                 f"{100 * err_ours:.4f}%  ({str(dtype).removeprefix('torch.')}, inner "

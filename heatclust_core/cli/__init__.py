@@ -39,25 +39,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     run, show = COMMANDS[args.command]
     try:
         result = run(args, progress)
-    except ConfigError as exc:
-        progress.close()
-        print(f"error: {flag_for(exc.parameter)}: {exc.message}", file=sys.stderr)
-        return 2
-    except DatasetError as exc:
-        progress.close()
-        print(f"error: --data-dir: {exc}", file=sys.stderr)
-        return 2
-    except RunNotFoundError as exc:
-        progress.close()
-        print(f"error: --run: {exc}", file=sys.stderr)
-        return 2
     except HeatClustError as exc:
         progress.close()
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        line, status = _error_line(exc)
+        print(f"error: {line}", file=sys.stderr)
+        return status
     progress.close()
     if args.json:
         print(json.dumps(result, indent=2))
     else:
         show(result)
     return 1 if result.get("problems") else 0
+
+
+def _error_line(exc: HeatClustError) -> tuple[str, int]:
+    """What stderr says of a library error, and the exit status: 2 where the user can fix a
+    value they gave (naming its flag), 1 otherwise."""
+    if isinstance(exc, ConfigError):
+        return f"{flag_for(exc.parameter)}: {exc.message}", 2
+    if isinstance(exc, DatasetError):
+        return f"--data-dir: {exc}", 2
+    if isinstance(exc, RunNotFoundError):
+        return f"--run: {exc}", 2
+    return str(exc), 1

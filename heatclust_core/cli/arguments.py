@@ -110,11 +110,13 @@ def _field_argument(group, model: type, name: str, flag: str | None = None) -> N
     else:
         kind = {"type": annotation}
     shown = f"{default:g}" if isinstance(default, float) else str(default)
+    # An explicit flag names its destination (--data-seed -> data_seed); --class is class_id.
+    dest = name if flag is None else flag.removeprefix("--").replace("-", "_")
     if flag is None:
         flag = "--class" if name == "class_id" else "--" + name.replace("_", "-")
     group.add_argument(
         flag,
-        dest=flag.removeprefix("--").replace("-", "_") if flag != "--class" else name,
+        dest=dest,
         default=default,
         # argparse %-formats help texts
         help=(field_help(model, name) + f" (default {shown})").replace("%", "%%"),
