@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from heatclust_core.config import field_help
 from heatclust_core.detection.remediation import load_remediations
 from heatclust_core.example.build import read_manifest
 from heatclust_core.explore.config import METHOD_FIELDS, EmbedConfig
@@ -131,15 +132,19 @@ def test_an_embedding_and_a_removal_run_as_jobs_on_a_run_of_ones_own(
     finished("embed")
     app.run()
     assert "pca" in [e["method"] for e in load_embeddings(store, main).values]
-    # Settings come from the fields: each of PCA's is a widget set to its field's default...
-    for name in ("seed", *METHOD_FIELDS["pca"], "lrp_composite"):
-        field = EmbedConfig.model_fields[name]
-        widget = next(
-            w
-            for w in [*app.number_input, *app.text_input, *app.selectbox]
-            if w.label == field.title
-        )
-        assert widget.value == field.default, name
+    # Settings come from the fields: each method's are widgets set to their field's default,
+    # with its help text (description and range)...
+    for method in [*(m for m in METHOD_FIELDS if m != "pca"), "pca"]:
+        control(app.button_group, "Embedding").set_value(method).run()
+        for name in ("seed", *METHOD_FIELDS[method], "lrp_composite"):
+            field = EmbedConfig.model_fields[name]
+            widget = next(
+                w
+                for w in [*app.number_input, *app.text_input, *app.selectbox]
+                if w.label == field.title
+            )
+            assert widget.value == field.default, (method, name)
+            assert widget.help == field_help(EmbedConfig, name), (method, name)
     # ...another seed is another embedding, a bad one is refused.
     control(app.number_input, "Seed").set_value(1).run()
     assert any("with these settings yet" in c.value for c in app.caption)

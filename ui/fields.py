@@ -44,7 +44,8 @@ def field_input(container, model: type[BaseModel], name: str, key: str, value: A
 
 
 def _step(value: float) -> float:
-    """A tenth of the value's order of magnitude (0.01 for 0.1, 1 for 30)."""
+    """A tenth of the value's order of magnitude (0.01 for 0.1, 1.0 for 30), a float: streamlit
+    refuses a float widget with an int step."""
     if value == 0:
         return 0.01
-    return 10 ** (math.floor(math.log10(abs(value))) - 1)
+    return 10.0 ** (math.floor(math.log10(abs(value))) - 1)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 from pydantic import Field
@@ -24,7 +23,6 @@ from heatclust_core.detection.scoring import detection_metrics
 from heatclust_core.errors import ConfigError
 from heatclust_core.pipeline import train_run
 from heatclust_core.progress import Progress, silent
-from heatclust_core.storage.atomic import JsonFiles
 from heatclust_core.storage.results import RunResults
 from heatclust_core.storage.run_store import RunStore
 from heatclust_core.training.network import pick_device
@@ -243,12 +241,8 @@ def remediate(
         "config": config.model_dump(),
         "removed_index": removed.tolist(),
     }
-    REMEDIATIONS.save(store, run_id, config.result_name(), result)
+    REMEDIATIONS.save(store, run_id, config, result)
     return result
-
-
-def remediation_path(store: RunStore, run_id: str, config: RemediateConfig) -> Path:
-    return REMEDIATIONS.path(store, run_id, config.result_name())
 
 
 # What pages and reports read of a saved remediation; a file without these is damaged.
@@ -271,13 +265,7 @@ REMEDIATION_KEYS = (
     "removed_index",
 )
 REMEDIATIONS = RunResults("remediations", REMEDIATION_KEYS)
-
-
-def load_remediation(store: RunStore, run_id: str, config: RemediateConfig) -> dict | None:
-    """The saved remediation of `config`; None when there is none or it is damaged."""
-    return REMEDIATIONS.load(store, run_id, config.result_name())
-
-
-def load_remediations(store: RunStore, run_id: str) -> JsonFiles:
-    """Saved remediations of an attacked run, newest first, and the damaged files."""
-    return REMEDIATIONS.load_all(store, run_id)
+# The pages' names for them: (store, run_id, RemediateConfig) and (store, run_id).
+remediation_path = REMEDIATIONS.path
+load_remediation = REMEDIATIONS.load
+load_remediations = REMEDIATIONS.load_all

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -21,7 +20,6 @@ from heatclust_core.detection.scoring import detection_metrics
 from heatclust_core.errors import ConfigError
 from heatclust_core.explain.lrp import LRPOptions
 from heatclust_core.progress import Progress, silent
-from heatclust_core.storage.atomic import JsonFiles
 from heatclust_core.storage.results import RunResults
 from heatclust_core.storage.run_store import RunStore
 from heatclust_core.training.network import pick_device
@@ -121,7 +119,7 @@ def run_detection(
             "sample_position": detector.mds_index_.tolist(),
             "coords": np.asarray(detector.mds_embedding_, dtype=float).round(6).tolist(),
         }
-    DETECTIONS.save(store, run_id, config.result_name(), result)
+    DETECTIONS.save(store, run_id, config, result)
     return result
 
 
@@ -140,10 +138,6 @@ def _embedding_axes(config: DetectConfig) -> list[str]:
         return ["top singular vector", "second singular vector"]
     reducer = "PC" if config.reducer == "pca" else "IC"
     return [f"{reducer} 1", f"{reducer} 2"]
-
-
-def detection_path(store: RunStore, run_id: str, config: DetectConfig) -> Path:
-    return DETECTIONS.path(store, run_id, config.result_name())
 
 
 # Per-sample arrays of saved results: kept in the run folder, left out of printed summaries
@@ -189,14 +183,7 @@ DETECTION_KEYS = (
     "embedding",
 )
 DETECTIONS = RunResults("detections", DETECTION_KEYS)
-
-
-def load_detection(store: RunStore, run_id: str, config: DetectConfig) -> dict | None:
-    """The saved result of `config` on the run; None when there is none or it is damaged, so
-    that it is computed (again)."""
-    return DETECTIONS.load(store, run_id, config.result_name())
-
-
-def load_detections(store: RunStore, run_id: str) -> JsonFiles:
-    """Saved detector results of a run, newest file first, and the files that are damaged."""
-    return DETECTIONS.load_all(store, run_id)
+# The pages' names for them: (store, run_id, DetectConfig) and (store, run_id).
+detection_path = DETECTIONS.path
+load_detection = DETECTIONS.load
+load_detections = DETECTIONS.load_all

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from pathlib import Path
 from typing import Literal, get_args
 
 import numpy as np
@@ -27,7 +26,6 @@ from heatclust_core.detection.detectors.base import kmeans_with_silhouette, redu
 from heatclust_core.explain.lrp import CompositeName, LRPOptions, explain
 from heatclust_core.explain.point_cloud import pooled_heatmaps
 from heatclust_core.progress import Progress, silent
-from heatclust_core.storage.atomic import JsonFiles
 from heatclust_core.storage.results import RunResults
 from heatclust_core.storage.run_store import RunStore
 from heatclust_core.training.network import Classifier, pick_device
@@ -140,10 +138,6 @@ def scan_classes(
 SCANS = RunResults("scans", ("ranking",), "scan-*.json")
 
 
-def scan_path(store: RunStore, run_id: str, config: ScanConfig) -> Path:
-    return SCANS.path(store, run_id, config.result_name())
-
-
 def run_scan(
     store: RunStore,
     run_id: str,
@@ -169,10 +163,10 @@ def run_scan(
         "config": config.model_dump(),
         "seconds": time.perf_counter() - started,
     }
-    SCANS.save(store, run_id, config.result_name(), result)
+    SCANS.save(store, run_id, config, result)
     return result
 
 
-def load_scans(store: RunStore, run_id: str) -> JsonFiles:
-    """Saved scans of a run, newest file first, and the files that are damaged."""
-    return SCANS.load_all(store, run_id)
+# The pages' names for them: (store, run_id, ScanConfig) and (store, run_id).
+scan_path = SCANS.path
+load_scans = SCANS.load_all

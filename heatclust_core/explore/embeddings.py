@@ -21,7 +21,6 @@ from __future__ import annotations
 import time
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from pydantic import ValidationError
@@ -53,7 +52,6 @@ from heatclust_core.explore.config import (
 from heatclust_core.explore.landmark_mds import landmark_gw_losses, landmark_mds
 from heatclust_core.gw.engine import GWOptions
 from heatclust_core.progress import Progress, silent
-from heatclust_core.storage.atomic import JsonFiles
 from heatclust_core.storage.results import RunResults
 from heatclust_core.storage.run_store import RunStore
 from heatclust_core.training.network import pick_device
@@ -268,7 +266,7 @@ def run_embedding(
         "eigenvalues": None if eigenvalues is None else eigenvalues.round(8).tolist(),
         "landmark_positions": None if landmarks is None else landmarks.tolist(),
     }
-    EMBEDDINGS.save(store, run_id, config.result_name(), result)
+    EMBEDDINGS.save(store, run_id, config, result)
     progress("embedding", 1.0, f"{len(members)} samples")
     return result
 
@@ -294,10 +292,6 @@ def eigengaps(eigenvalues: list[float]) -> dict[int, float]:
     }
 
 
-def embedding_path(store: RunStore, run_id: str, config: EmbedConfig) -> Path:
-    return EMBEDDINGS.path(store, run_id, config.result_name())
-
-
 # What the explorer reads of a saved embedding; a file without these is damaged.
 EMBEDDING_KEYS = (
     "method",
@@ -312,13 +306,7 @@ EMBEDDING_KEYS = (
     "k_choice",
 )
 EMBEDDINGS = RunResults("embeddings", EMBEDDING_KEYS)
-
-
-def load_embedding(store: RunStore, run_id: str, config: EmbedConfig) -> dict | None:
-    """The saved embedding of `config`; None when there is none or it is damaged."""
-    return EMBEDDINGS.load(store, run_id, config.result_name())
-
-
-def load_embeddings(store: RunStore, run_id: str) -> JsonFiles:
-    """Saved embeddings of a run, newest first, and the damaged files."""
-    return EMBEDDINGS.load_all(store, run_id)
+# The pages' names for them: (store, run_id, EmbedConfig) and (store, run_id).
+embedding_path = EMBEDDINGS.path
+load_embedding = EMBEDDINGS.load
+load_embeddings = EMBEDDINGS.load_all

@@ -10,7 +10,7 @@ import json
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,6 +153,40 @@ class JobRegistry:
             )
             row = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return Job.from_row(row), False
+
+    def start_queued(self, slot_of: Callable[[str], str], spawn: Callable[[str], int]) -> list[str]:
+        """Start every queued job whose slot (`slot_of(kind)`, per device) is free, oldest
+        first: `spawn(job_id)` starts its process and returns the pid, and the job is marked
+        running with it. One write transaction, so two processes dispatching at once never
+        start a job twice or two jobs in one slot. A spawn that raises OSError marks its job
+        failed with the reason. Returns the ids started."""
+        started = []
+        with self.transaction() as db:
+            rows = db.execute(
+                "SELECT id, kind, device, status FROM jobs "
+                "WHERE status IN ('queued', 'running') ORDER BY created_at, id"
+            ).fetchall()
+            busy = {(slot_of(r["kind"]), r["device"]) for r in rows if r["status"] == "running"}
+            for row in rows:
+                slot = (slot_of(row["kind"]), row["device"])
+                if row["status"] != "queued" or slot in busy:
+                    continue
+                try:
+                    pid = spawn(row["id"])
+                except OSError as exc:
+                    db.execute(
+                        "UPDATE jobs SET status = 'failed', error = ?, finished_at = ? WHERE id = ?",
+                        (f"could not start the job process: {exc}", time.time(), row["id"]),
+                    )
+                    continue
+                db.execute(
+                    "UPDATE jobs SET status = 'running', pid = ?, started_at = ?, "
+                    "stage = 'starting', message = '' WHERE id = ?",
+                    (pid, time.time(), row["id"]),
+                )
+                busy.add(slot)
+                started.append(row["id"])
+        return started
 
     def get(self, job_id: str) -> Job | None:
         with self.connect() as db:

@@ -177,37 +177,7 @@ class JobRunner:
     def dispatch(self) -> list[str]:
         """Start every queued job whose device slot is free; returns the ids started."""
         self.refresh()
-        started = []
-        with self.registry.transaction() as db:
-            rows = db.execute(
-                "SELECT id, kind, device, status FROM jobs "
-                "WHERE status IN ('queued', 'running') ORDER BY created_at, id"
-            ).fetchall()
-            busy = {
-                (JOB_KIND_TABLE[r["kind"]].slot, r["device"])
-                for r in rows
-                if r["status"] == "running"
-            }
-            for row in rows:
-                slot = (JOB_KIND_TABLE[row["kind"]].slot, row["device"])
-                if row["status"] != "queued" or slot in busy:
-                    continue
-                try:
-                    pid = self._spawn(row["id"])
-                except OSError as exc:
-                    db.execute(
-                        "UPDATE jobs SET status = 'failed', error = ?, finished_at = ? WHERE id = ?",
-                        (f"could not start the job process: {exc}", time.time(), row["id"]),
-                    )
-                    continue
-                db.execute(
-                    "UPDATE jobs SET status = 'running', pid = ?, started_at = ?, "
-                    "stage = 'starting', message = '' WHERE id = ?",
-                    (pid, time.time(), row["id"]),
-                )
-                busy.add(slot)
-                started.append(row["id"])
-        return started
+        return self.registry.start_queued(lambda kind: JOB_KIND_TABLE[kind].slot, self._spawn)
 
     def _spawn(self, job_id: str) -> int:
         folder = self.registry.job_dir(job_id)

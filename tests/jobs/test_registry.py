@@ -80,9 +80,42 @@ def test_identical_submissions_at_the_same_moment_make_one_job(tmp_path):
 def test_cancel_reports_the_state_the_job_was_in_when_it_was_cancelled(tmp_path):
     registry = JobRegistry(tmp_path)
     job = registry.add("train", {}, "r1", "cpu")
-    with registry.transaction() as db:  # what dispatch does when it starts the job
-        db.execute("UPDATE jobs SET status = 'running', pid = 4242 WHERE id = ?", (job.id,))
+    assert registry.start_queued(lambda kind: "training", lambda job_id: 4242) == [job.id]
     before = registry.cancel(job.id)
     assert (before.status, before.pid) == ("running", 4242)
     assert registry.get(job.id).status == "cancelled"
     assert registry.cancel(job.id) is None and registry.cancel("nope") is None
+
+
+def test_queued_jobs_start_oldest_first_one_per_slot_and_device(tmp_path):
+    registry = JobRegistry(tmp_path)
+    slots = {"train": "training", "sweep": "training", "detect": "analysis"}
+    first = registry.add("train", {}, "r1", "cpu")
+    time.sleep(0.01)
+    second = registry.add("sweep", {}, None, "cpu")
+    time.sleep(0.01)
+    detect = registry.add("detect", {}, "r1", "cpu")
+    other_device = registry.add("train", {}, "r2", "cuda:0")
+    pids = iter(range(100, 200))
+    started = registry.start_queued(slots.get, lambda job_id: next(pids))
+    assert started == [first.id, detect.id, other_device.id]
+    assert registry.get(second.id).status == "queued"  # the cpu's training slot is taken
+    assert (registry.get(first.id).status, registry.get(first.id).pid) == ("running", 100)
+    assert registry.start_queued(slots.get, lambda job_id: next(pids)) == []
+    registry.finish(first.id, {})
+    assert registry.start_queued(slots.get, lambda job_id: next(pids)) == [second.id]
+
+
+def test_a_job_whose_process_cannot_start_fails_with_the_reason(tmp_path):
+    registry = JobRegistry(tmp_path)
+    job = registry.add("train", {}, "r1", "cpu")
+
+    def spawn(job_id):
+        raise OSError("no such file")
+
+    assert registry.start_queued(lambda kind: "training", spawn) == []
+    failed = registry.get(job.id)
+    assert (
+        failed.status == "failed"
+        and "could not start the job process: no such file" in failed.error
+    )
