@@ -120,23 +120,157 @@ class AttackConfig(BaseConfig):
 
 
 class AugmentConfig(BaseConfig):
+    """torchvision's transforms, in this order, each switchable, with their strengths. The
+    paper's code ran RandomResizedCrop(scale 0.6-1, ratio 3/4-4/3), RandomRotation(15),
+    ColorJitter(0.1, 0.1, 0.1, hue 0.1), RandomAffine(15) and RandomGrayscale(p 0.1)."""
+
     random_resized_crop: bool = True
     random_rotation: bool = True
     color_jitter: bool = True
     random_affine: bool = True
     random_grayscale: bool = True
     normalize: bool = True
+    crop_scale: float = Field(
+        0.8,
+        title="Smallest crop (area)",
+        gt=0,
+        le=1,
+        description="RandomResizedCrop: smallest crop, share of the image's area",
+    )
+    crop_ratio_min: float = Field(
+        0.9,
+        title="Crop aspect ratio from",
+        gt=0,
+        le=1,
+        description="RandomResizedCrop: smallest aspect ratio of a crop",
+    )
+    crop_ratio_max: float = Field(
+        1.1,
+        title="Crop aspect ratio to",
+        ge=1,
+        le=4,
+        description="RandomResizedCrop: largest aspect ratio of a crop",
+    )
+    rotation: float = Field(
+        10.0,
+        title="Rotation, deg",
+        ge=0,
+        le=180,
+        description="RandomRotation: largest angle, degrees",
+    )
+    brightness: float = Field(
+        0.3,
+        title="Brightness jitter",
+        ge=0,
+        le=1,
+        description="ColorJitter: brightness factor drawn from 1 +- this",
+    )
+    contrast: float = Field(
+        0.3,
+        title="Contrast jitter",
+        ge=0,
+        le=1,
+        description="ColorJitter: contrast factor drawn from 1 +- this",
+    )
+    saturation: float = Field(
+        0.3,
+        title="Saturation jitter",
+        ge=0,
+        le=1,
+        description="ColorJitter: saturation factor drawn from 1 +- this",
+    )
     # ColorJitter's hue shift converts every image to HSV and back: 6 of the 18 ms that
     # augmenting a 64-image batch takes on a 2-core CPU, for shifts of a few degrees.
-    hue: float = Field(0.0, ge=0, le=0.5, description="ColorJitter's hue range (0 = no shift)")
-    group_size: int = Field(
-        8, ge=1, le=256, description="samples sharing one draw of augmentation parameters"
+    hue: float = Field(
+        0.0,
+        title="Hue jitter",
+        ge=0,
+        le=0.5,
+        description="ColorJitter's hue range (0 = no shift)",
     )
+    affine_degrees: float = Field(
+        0.0,
+        title="Affine rotation, deg",
+        ge=0,
+        le=180,
+        description="RandomAffine: largest rotation, degrees",
+    )
+    translate: float = Field(
+        0.06,
+        title="Affine shift",
+        ge=0,
+        le=0.5,
+        description="RandomAffine: largest shift, share of the side",
+    )
+    shear: float = Field(
+        5.0,
+        title="Affine shear, deg",
+        ge=0,
+        le=45,
+        description="RandomAffine: largest shear, degrees",
+    )
+    grayscale_p: float = Field(
+        0.05,
+        title="Grayscale probability",
+        ge=0,
+        le=1,
+        description="RandomGrayscale: probability",
+    )
+    group_size: int = Field(
+        8,
+        title="Images per augmentation draw",
+        ge=1,
+        le=256,
+        description="samples sharing one draw of augmentation parameters",
+    )
+
+    def relevant_fields(self) -> dict[str, Any]:
+        """What the run id hashes: a strength at the value it had before it was a field is left
+        out, so the runs trained then keep their ids."""
+        unchanged = {
+            name for name, value in FIRST_STRENGTHS.items() if getattr(self, name) == value
+        }
+        return self.model_dump(exclude=unchanged or None)
+
+
+# The strengths written into the transforms before they were fields.
+FIRST_STRENGTHS = {
+    "crop_scale": 0.8,
+    "crop_ratio_min": 0.9,
+    "crop_ratio_max": 1.1,
+    "rotation": 10.0,
+    "brightness": 0.3,
+    "contrast": 0.3,
+    "saturation": 0.3,
+    "affine_degrees": 0.0,
+    "translate": 0.06,
+    "shear": 5.0,
+    "grayscale_p": 0.05,
+}
+# The augmentation of the paper's code, for comparison (README).
+PAPER_AUGMENTATION = AugmentConfig(
+    crop_scale=0.6,
+    crop_ratio_min=3 / 4,
+    crop_ratio_max=4 / 3,
+    rotation=15.0,
+    brightness=0.1,
+    contrast=0.1,
+    saturation=0.1,
+    hue=0.1,
+    affine_degrees=15.0,
+    translate=0.0,
+    shear=0.0,
+    grayscale_p=0.1,
+)
 
 
 # The on/off switches of AugmentConfig (its other fields are numbers).
 AUGMENTATION_SWITCHES: tuple[str, ...] = tuple(
     name for name, field in AugmentConfig.model_fields.items() if field.annotation is bool
+)
+# Its numbers: the strengths and the draw's group size.
+AUGMENTATION_NUMBERS: tuple[str, ...] = tuple(
+    name for name, field in AugmentConfig.model_fields.items() if field.annotation is not bool
 )
 
 
@@ -169,10 +303,12 @@ class TrainConfig(BaseConfig):
 
     def relevant_fields(self) -> dict[str, Any]:
         """What the run id hashes: float32 runs keep the ids they had before `precision`."""
-        excluded = {"precision"} if self.precision == "float32" else set()
+        excluded = {"augment"}
+        if self.precision == "float32":
+            excluded.add("precision")
         if self.adversarial_eps == 0:
             excluded.add("adversarial_eps")
-        return self.model_dump(exclude=excluded or None)
+        return self.model_dump(exclude=excluded) | {"augment": self.augment.relevant_fields()}
 
 
 RemovalMode = Literal["retrain", "finetune"]

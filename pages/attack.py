@@ -9,6 +9,7 @@ import streamlit as st
 from heatclust_core.attacks.preview import attack_preview
 from heatclust_core.config import (
     ATTACK_KINDS,
+    AUGMENTATION_NUMBERS,
     AUGMENTATION_SWITCHES,
     AttackConfig,
     AugmentConfig,
@@ -26,6 +27,7 @@ from heatclust_core.errors import ConfigError, DatasetError
 from heatclust_core.pipeline import resolve, surrogate_config
 from heatclust_core.storage import settings
 from heatclust_core.training.network import available_devices
+from ui.fields import field_input
 from ui.job_panel import job_panel
 from ui.navigation import require_app
 from ui.resources import runner
@@ -190,23 +192,13 @@ with form:
             name: st.toggle(name.replace("_", " "), value=True, key=f"augment_{name}")
             for name in AUGMENTATION_SWITCHES
         }
-        group_size = st.number_input(
-            "Images per augmentation draw",
-            value=AugmentConfig().group_size,
-            step=1,
-            help=field_help(AugmentConfig, "group_size") + "; larger groups are faster on CPU",
-            key="group_size",
-        )
-        errors["train.augment.group_size"] = st.empty()
-        hue = st.number_input(
-            "Hue jitter",
-            value=AugmentConfig().hue,
-            step=0.01,
-            format="%.3f",
-            help=field_help(AugmentConfig, "hue"),
-            key="hue",
-        )
-        errors["train.augment.hue"] = st.empty()
+        # Strengths and the draw's group size, three to a row, each from its field.
+        augment_numbers = {}
+        for n, name in enumerate(AUGMENTATION_NUMBERS):
+            if n % 3 == 0:
+                columns = st.columns(3)
+            augment_numbers[name] = field_input(columns[n % 3], AugmentConfig, name, key=name)
+            errors[f"train.augment.{name}"] = columns[n % 3].empty()
         precision = st.selectbox(
             "Precision",
             field_choices(TrainConfig, "precision"),
@@ -245,7 +237,7 @@ def _config() -> RunConfig:
         "batch_size": batch_size,
         "lr": lr,
         "val_fraction": val_fraction,
-        "augment": {**switched_on, "group_size": group_size, "hue": hue},
+        "augment": {**switched_on, **augment_numbers},
         "precision": precision,
     }
     return resolve(build_run_config(data, attack, train))

@@ -11,8 +11,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from heatclust_core.config import (
+    AUGMENTATION_NUMBERS,
     AUGMENTATION_SWITCHES,
     AttackConfig,
+    AugmentConfig,
     DataConfig,
     RunConfig,
     TrainConfig,
@@ -189,8 +191,9 @@ def test_every_run_config_field_has_a_widget_with_its_default(app_env):
     augment = RunConfig().train.augment
     for name in AUGMENTATION_SWITCHES:
         assert widgets[f"augment_{name}"].value == getattr(augment, name)
-    assert widgets["group_size"].value == augment.group_size
-    assert widgets["hue"].value == augment.hue
+    for name in AUGMENTATION_NUMBERS:
+        assert widgets[name].value == getattr(augment, name), name
+        assert widgets[name].help == field_help(AugmentConfig, name), name
     # Help texts and the slider's range come from the fields too.
     low, high, _, _ = field_bounds(AttackConfig, "amp")
     assert (widgets["amp"].min, widgets["amp"].max) == (low, high)

@@ -1,12 +1,15 @@
 import pytest
 
 from heatclust_core.config import (
+    FIRST_STRENGTHS,
     AttackConfig,
+    AugmentConfig,
     DataConfig,
     RunConfig,
     TrainConfig,
     build,
     build_run_config,
+    field_bounds,
 )
 from heatclust_core.data.synthetic import CLASS_NAMES
 from heatclust_core.errors import ConfigError
@@ -88,6 +91,17 @@ def test_precision_enters_the_run_id_only_when_it_is_not_float32():
     # float32 runs keep the ids they had before the field existed.
     assert "precision" not in base.hashed_content()["train"]
     assert "precision" in mixed.hashed_content()["train"]
+
+
+def test_an_augmentation_strength_enters_the_run_id_only_once_it_changes():
+    base = RunConfig().resolved(CLASS_NAMES)
+    assert base.train.augment.relevant_fields().keys().isdisjoint(FIRST_STRENGTHS)
+    for name, value in FIRST_STRENGTHS.items():
+        assert getattr(AugmentConfig(), name) == value  # the defaults are those values
+        high = field_bounds(AugmentConfig, name)[1]
+        changed = AugmentConfig(**{name: (value + high) / 2})
+        update = {"train": base.train.model_copy(update={"augment": changed})}
+        assert base.model_copy(update=update).run_id() != base.run_id(), name
 
 
 def test_run_config_from_sections_seeds_training_with_the_attack_seed():

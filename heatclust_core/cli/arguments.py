@@ -13,6 +13,7 @@ from pathlib import Path
 from heatclust_core.cli.sweep import add_sweep_parser
 from heatclust_core.config import (
     ATTACK_KINDS,
+    AUGMENTATION_NUMBERS,
     AUGMENTATION_SWITCHES,
     AttackConfig,
     AugmentConfig,
@@ -42,7 +43,6 @@ _FLAGS = {
     "class_id": "--class",
     "removed": "--remove-from",
     "train.augment.group_size": "--augment-group",
-    "train.augment.hue": "--augment-hue",
 }
 
 
@@ -136,8 +136,8 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help=f"switch augmentations off: {', '.join(AUGMENTATION_SWITCHES)}",
     )
-    _field_argument(group, AugmentConfig, "group_size", flag="--augment-group")
-    _field_argument(group, AugmentConfig, "hue", flag="--augment-hue")
+    for name in AUGMENTATION_NUMBERS:
+        _field_argument(group, AugmentConfig, name, flag=flag_for(f"train.augment.{name}"))
     group.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     _add_models_dir(group)
 
@@ -324,8 +324,8 @@ def run_config_from_args(args: argparse.Namespace) -> RunConfig:
         "seed": args.seed,
     }
     augment = {name: name not in args.no_augment for name in AUGMENTATION_SWITCHES}
-    augment["group_size"] = args.augment_group
-    augment["hue"] = args.augment_hue
+    for name in AUGMENTATION_NUMBERS:
+        augment[name] = getattr(args, _augment_dest(name))
     train = {
         "epochs": args.epochs,
         "patience": args.patience,
@@ -338,12 +338,20 @@ def run_config_from_args(args: argparse.Namespace) -> RunConfig:
     return build_run_config(data, attack, train)
 
 
+def _augment_dest(name: str) -> str:
+    """The argparse destination of an augmentation number's flag (--augment-hue -> augment_hue)."""
+    return flag_for(f"train.augment.{name}").removeprefix("--").replace("-", "_")
+
+
 def flag_for(parameter: str) -> str:
     """The command-line flag that sets a dotted config parameter ("attack.p" -> "--p")."""
     if parameter.startswith("--"):
         return parameter
     if parameter in _FLAGS:
         return _FLAGS[parameter]
-    if parameter.startswith("train.augment"):
+    if parameter.startswith("train.augment."):
+        name = parameter.removeprefix("train.augment.")
+        if name in AUGMENTATION_NUMBERS:
+            return "--augment-" + name.replace("_", "-")
         return "--no-augment"
     return "--" + parameter.split(".")[1 if "." in parameter else 0].replace("_", "-")

@@ -18,18 +18,33 @@ def build_augmentation(config: AugmentConfig, image_size: int = 32) -> v2.Compos
     steps: list[torch.nn.Module] = []
     if config.random_resized_crop:
         steps.append(
-            v2.RandomResizedCrop(image_size, scale=(0.8, 1.0), ratio=(0.9, 1.1), antialias=True)
+            v2.RandomResizedCrop(
+                image_size,
+                scale=(config.crop_scale, 1.0),
+                ratio=(config.crop_ratio_min, config.crop_ratio_max),
+                antialias=True,
+            )
         )
     if config.random_rotation:
-        steps.append(v2.RandomRotation(10))
+        steps.append(v2.RandomRotation(config.rotation))
     if config.color_jitter:
         steps.append(
-            v2.ColorJitter(brightness=0.3, contrast=0.3, saturation=0.3, hue=config.hue or None)
+            v2.ColorJitter(
+                brightness=config.brightness,
+                contrast=config.contrast,
+                saturation=config.saturation,
+                hue=config.hue or None,
+            )
         )
     if config.random_affine:
-        steps.append(v2.RandomAffine(degrees=0, translate=(0.06, 0.06), shear=5))
+        translate = (config.translate, config.translate) if config.translate else None
+        steps.append(
+            v2.RandomAffine(
+                degrees=config.affine_degrees, translate=translate, shear=config.shear or None
+            )
+        )
     if config.random_grayscale:
-        steps.append(v2.RandomGrayscale(p=0.05))
+        steps.append(v2.RandomGrayscale(p=config.grayscale_p))
     steps.append(v2.ToDtype(torch.float32, scale=True))
     return v2.Compose(steps)
 

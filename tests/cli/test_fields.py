@@ -4,7 +4,15 @@ default is the field's default, and out-of-range values are refused with the fie
 import pytest
 
 from heatclust_core.cli import build_parser, main
-from heatclust_core.config import AUGMENTATION_SWITCHES, AttackConfig, DataConfig, TrainConfig
+from heatclust_core.cli.arguments import flag_for, run_config_from_args
+from heatclust_core.config import (
+    AUGMENTATION_NUMBERS,
+    AUGMENTATION_SWITCHES,
+    AttackConfig,
+    AugmentConfig,
+    DataConfig,
+    TrainConfig,
+)
 from heatclust_core.detection.config import DetectConfig
 from heatclust_core.detection.remediation import RemediateConfig
 from heatclust_core.detection.scan import ScanConfig
@@ -16,7 +24,7 @@ NO_FLAG = {
     (DataConfig, "test_fraction"): "the split is part of the data set: GTSRB has its own",
     (TrainConfig, "seed"): "the attack's --seed seeds training too (build_run_config)",
     (TrainConfig, "adversarial_eps"): "set for the surrogate by --surrogate-eps",
-    (TrainConfig, "augment"): "--no-augment NAME..., --augment-group, --augment-hue",
+    (TrainConfig, "augment"): "--no-augment NAME... and an --augment-NAME flag per number",
     (RemediateConfig, "detect"): "the detect flags",
     (RemediateConfig, "removed"): "--remove-from FILE, an export of the explorer's selection",
 }
@@ -66,7 +74,11 @@ def test_the_augmentation_flags_cover_every_switch_and_number():
     assert parsed["no_augment"] == []  # every switch on, as AugmentConfig's defaults
     assert all(getattr(TrainConfig().augment, name) for name in AUGMENTATION_SWITCHES)
     assert parsed["augment_group"] == TrainConfig().augment.group_size
-    assert parsed["augment_hue"] == TrainConfig().augment.hue
+    for name in AUGMENTATION_NUMBERS:
+        flag = flag_for(f"train.augment.{name}")
+        assert parsed[flag.removeprefix("--").replace("-", "_")] == getattr(AugmentConfig(), name)
+    args = build_parser().parse_args(["train", "--augment-grayscale-p", "0.1"])
+    assert run_config_from_args(args).train.augment.grayscale_p == 0.1
 
 
 @pytest.mark.parametrize(
@@ -77,6 +89,7 @@ def test_the_augmentation_flags_cover_every_switch_and_number():
         (["remediate", "--run", "0123456789ab"], "--finetune-epochs", "0", "must be in [1, 1000]"),
         (["remediate", "--run", "0123456789ab"], "--exre-threshold", "1", "must be in (0, 1)"),
         (["embed", "--run", "0123456789ab"], "--landmarks", "2", "must be in [3, 256]"),
+        (["train"], "--augment-grayscale-p", "2", "must be in [0, 1]"),
     ],
 )
 def test_out_of_range_values_name_the_flag_and_the_fields_range(

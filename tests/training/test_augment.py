@@ -1,7 +1,7 @@
 import torch
 from torchvision.transforms import v2
 
-from heatclust_core.config import AugmentConfig
+from heatclust_core.config import PAPER_AUGMENTATION, AugmentConfig
 from heatclust_core.training.augment import augment_batch, build_augmentation
 
 
@@ -12,6 +12,23 @@ def _jitter(config: AugmentConfig) -> v2.ColorJitter:
 def test_hue_shift_is_off_by_default_and_set_by_its_field():
     assert _jitter(AugmentConfig()).hue is None
     assert _jitter(AugmentConfig(hue=0.05)).hue == (-0.05, 0.05)
+
+
+def test_the_strengths_come_from_the_fields():
+    """The paper's code's augmentation, transform by transform."""
+    crop, rotation, jitter, affine, grayscale, _ = build_augmentation(PAPER_AUGMENTATION).transforms
+    assert crop.scale == (0.6, 1.0) and crop.ratio == (3 / 4, 4 / 3)
+    assert rotation.degrees == [-15.0, 15.0]
+    assert (jitter.brightness, jitter.contrast, jitter.saturation) == ((0.9, 1.1),) * 3
+    assert jitter.hue == (-0.1, 0.1)
+    assert affine.degrees == [-15.0, 15.0] and affine.translate is None and affine.shear is None
+    assert grayscale.p == 0.1
+    # The defaults are the strengths written into the transforms before they were fields.
+    crop, rotation, jitter, affine, grayscale, _ = build_augmentation(AugmentConfig()).transforms
+    assert crop.scale == (0.8, 1.0) and crop.ratio == (0.9, 1.1)
+    assert rotation.degrees == [-10.0, 10.0] and jitter.brightness == (0.7, 1.3)
+    assert affine.translate == (0.06, 0.06) and affine.shear == [-5.0, 5.0]
+    assert grayscale.p == 0.05
 
 
 def test_each_switch_removes_its_transform():
