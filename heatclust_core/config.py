@@ -221,7 +221,8 @@ class AugmentConfig(BaseConfig):
         title="Images per augmentation draw",
         ge=1,
         le=256,
-        description="samples sharing one draw of augmentation parameters",
+        description="samples sharing one draw of augmentation parameters (larger groups are "
+        "faster on CPU)",
     )
 
     def relevant_fields(self) -> dict[str, Any]:
