@@ -111,7 +111,7 @@ def _field_argument(group, model: type, name: str, flag: str | None = None) -> N
         kind = {"type": annotation}
     shown = f"{default:g}" if isinstance(default, float) else str(default)
     # An explicit flag names its destination (--data-seed -> data_seed); --class is class_id.
-    dest = name if flag is None else flag.removeprefix("--").replace("-", "_")
+    dest = name if flag is None else _flag_dest(flag)
     if flag is None:
         flag = "--class" if name == "class_id" else "--" + name.replace("_", "-")
     group.add_argument(
@@ -325,7 +325,7 @@ def run_config_from_args(args: argparse.Namespace) -> RunConfig:
     }
     augment = {name: name not in args.no_augment for name in AUGMENTATION_SWITCHES}
     for name in AUGMENTATION_NUMBERS:
-        augment[name] = getattr(args, _augment_dest(name))
+        augment[name] = getattr(args, _flag_dest(flag_for(f"train.augment.{name}")))
     train = {
         "epochs": args.epochs,
         "patience": args.patience,
@@ -338,9 +338,9 @@ def run_config_from_args(args: argparse.Namespace) -> RunConfig:
     return build_run_config(data, attack, train)
 
 
-def _augment_dest(name: str) -> str:
-    """The argparse destination of an augmentation number's flag (--augment-hue -> augment_hue)."""
-    return flag_for(f"train.augment.{name}").removeprefix("--").replace("-", "_")
+def _flag_dest(flag: str) -> str:
+    """argparse's destination of a flag (--augment-hue -> augment_hue)."""
+    return flag.removeprefix("--").replace("-", "_")
 
 
 def flag_for(parameter: str) -> str:
