@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from scipy.spatial.distance import pdist, squareform
 
 from heatclust_core.errors import ConfigError
 from heatclust_core.gw.engine import MetricMeasure
@@ -24,8 +25,7 @@ class PointCloud:
 
     def distance_matrix(self) -> np.ndarray:
         """(n, n) Euclidean distances between the pixels, divided by their maximum."""
-        diff = self.coords[:, None, :].astype(np.float64) - self.coords[None, :, :]
-        distances = np.sqrt((diff**2).sum(-1))
+        distances = squareform(pdist(self.coords.astype(np.float64)))
         top = distances.max()
         return distances / top if top > 0 else distances
 

@@ -1,5 +1,7 @@
 """The batched GW engine against POT's entropic_gromov_wasserstein2 run with strict tolerances."""
 
+import math
+
 import numpy as np
 import ot
 import pytest
@@ -172,3 +174,33 @@ def test_start_plan_of_the_wrong_shape_is_refused():
         gromov_wasserstein([pair], initial_plans=[torch.ones(6, 5)])
     with pytest.raises(ValueError, match="potentials"):
         gromov_wasserstein([pair], initial_potentials=[(torch.zeros(6), torch.zeros(5))])
+
+
+def test_logsumexp_clamps_like_torch_where_nothing_underflows():
+    from heatclust_core.gw.engine import _exp_floor, _logsumexp_
+
+    generator = torch.Generator().manual_seed(0)
+    x = -1000 * torch.rand(4, 30, 7, generator=generator, dtype=torch.float64)
+    x[1, 3] = -math.inf  # a padded row
+    floor = _exp_floor(torch.float32)
+    expected = torch.logsumexp(x, dim=2)
+    got = _logsumexp_(x.clone(), 2, floor)
+    finite = torch.isfinite(expected)
+    # The largest term of each row is exp(0) after the shift, and a clamped term adds at most
+    # exp(floor) ~ 1e-38 to it: the same value, and finite on the padded row.
+    torch.testing.assert_close(got[finite], expected[finite])
+    assert torch.isfinite(got).all()
+    assert math.exp(floor) >= torch.finfo(torch.float32).tiny
+
+
+def test_float32_agrees_with_float64_where_kernels_underflow():
+    # At epsilon 0.003 most kernel entries are below float32's normal range: the clamped
+    # exponentials must leave the values where float64 puts them.
+    rng = np.random.default_rng(3)
+    clouds = [_cloud(rng, n) for n in (40, 64, 90)]
+    centre = _cloud(rng, 16)
+    pairs = [(_space(*c), _space(*centre)) for c in clouds]
+    options = GWOptions(epsilon=0.003, tol=1e-6, inner_max_iter=500, inner_tol=1e-6)
+    single = gromov_wasserstein(pairs, options, device="cpu", dtype=torch.float32).values
+    double = gromov_wasserstein(pairs, options, device="cpu", dtype=torch.float64).values
+    np.testing.assert_allclose(single.numpy(), double.numpy(), rtol=1e-3)
