@@ -342,7 +342,9 @@ if detections:
         )
         views = []
         if detection.get("mds"):
-            views.append(("MDS of pairwise GW distances", True, "MDS 1", "MDS 2"))
+            mds_pool = detection.get("config", {}).get("mds_pool", 1)
+            pooled = f" ({mds_pool}x{mds_pool}-pooled heatmaps)" if mds_pool > 1 else ""
+            views.append((f"MDS of pairwise GW distances{pooled}", True, "MDS 1", "MDS 2"))
         axes = detection.get("embedding_axes", ["component 1", "component 2"])
         views.append(
             (

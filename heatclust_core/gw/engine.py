@@ -178,8 +178,9 @@ def _solve_padded(C1, p, C2, q, options: GWOptions, want_plans: bool, T=None, f=
                     potentials[index] = (f[local].cpu(), g[local].cpu())
             settled |= done
         # A finished pair stays in the batch (its result is recorded) until a quarter of the
-        # batch has finished: dropping it copies the whole batch's C1, which costs as much as
-        # ~150 of its outer iterations.
+        # batch has finished: dropping it copies the whole batch's C1. HC's clustering of the
+        # default run's class took 34.5 s dropping each pair at once, 30.8 s so, and 95 s when
+        # finished pairs stayed until the batch's last.
         n_settled = int(settled.sum())
         if n_settled == len(settled):
             break

@@ -146,14 +146,41 @@ def test_pooled_heatmap_clustering_takes_its_clouds_from_the_block_sums(two_clas
         HeatmapClustering(model, pool=0)
 
 
-def test_an_hc_result_name_without_pooling_is_the_one_saved_before_pooling_existed():
+def test_an_hc_result_name_at_the_later_fields_neutral_values_is_the_one_saved_before_them():
     import hashlib
     import json
 
-    from heatclust_core.detection.config import DETECTOR_FIELDS, DetectConfig
+    from heatclust_core.detection.config import DETECTOR_FIELDS, NEUTRAL_VALUES, DetectConfig
 
-    config = DetectConfig()
-    old_fields = set(DETECTOR_FIELDS["hc"]) - {"pool"} | {"detector", "class_id", "seed", "k"}
+    later = {"pool", "gw_max_iter", "gw_inner_iter", "mds_pool"}
+    assert later == set(NEUTRAL_VALUES)
+    config = DetectConfig(**NEUTRAL_VALUES)
+    old_fields = set(DETECTOR_FIELDS["hc"]) - later | {"detector", "class_id", "seed", "k"}
     text = json.dumps(config.model_dump(include=old_fields | {"flag_rule"}), sort_keys=True)
     assert config.result_name() == f"hc-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
-    assert DetectConfig(pool=2).result_name() != config.result_name()
+    for name in later:
+        changed = DetectConfig(**{**NEUTRAL_VALUES, name: NEUTRAL_VALUES[name] + 1})
+        assert changed.result_name() != config.result_name(), name
+    # The defaults that differ from "as before" name their results apart from the old ones.
+    assert DetectConfig().result_name() != config.result_name()
+
+
+def test_the_mds_picture_pools_its_own_clouds_and_leaves_the_clustering_alone():
+    from heatclust_core.explain.point_cloud import point_cloud
+
+    rng = np.random.default_rng(0)
+    heatmaps = rng.random((5, 32, 32))
+    spaces = [point_cloud(h, 0.99).metric_measure() for h in heatmaps]
+    same = HeatmapClustering(Classifier(3), mds_pool=1)
+    pooled = HeatmapClustering(Classifier(3), mds_pool=2)
+    for detector in (same, pooled):
+        detector.heatmaps_, detector.mds_index_ = heatmaps, np.array([1, 3, 4])
+    assert same._picture_spaces(spaces) == [spaces[1], spaces[3], spaces[4]]
+    picture = pooled._picture_spaces(spaces)
+    # A 2 x 2 block's sum has the block's relevance: 16 x 16 = 256 blocks at most.
+    assert [space.size for space in picture] == [
+        point_cloud(heatmaps[i].reshape(16, 2, 16, 2).sum((1, 3)), 0.99).size for i in (1, 3, 4)
+    ]
+    assert max(space.size for space in picture) <= 256 < min(spaces[i].size for i in (1, 3, 4))
+    with pytest.raises(ConfigError):
+        HeatmapClustering(Classifier(3), mds_pool=0)
