@@ -138,7 +138,7 @@ DETECT_SETTINGS = (
     ("k", "flag_rule", "seed"),
     ("relevance_share", "epsilon", "mds_samples"),
     ("lrp_composite", "reducer", "normalize"),
-    ("expected_share", "pool"),
+    ("expected_share", "pool", "mds_pool"),
 )
 detect_settings: dict = {}
 if not store.read_only:

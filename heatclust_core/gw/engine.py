@@ -10,8 +10,10 @@ plan, without the entropy term. What differs is how the work is done:
 * Sinkhorn runs in a stabilised kernel K = exp((f + g - M) / eps) whose log-potentials f, g
   are carried from one outer iteration to the next (a warm start) and refreshed with one exact
   log-domain step, so float32 stays finite even for eps = 0.01 where exp(-M / eps) underflows.
-* Each pair stops on its own relative plan change and leaves the batch, so easy pairs do not
-  pay for hard ones.
+* Each pair stops on its own relative plan change and is recorded; finished pairs leave the
+  batch a quarter of it at a time, so easy pairs do not pay for hard ones.
+* On the CPU as on CUDA in float32, every exp's argument clamped above underflow (see
+  _exp_floor).
 
 Long because the solver, its bucketing by size and its warm starts belong together: they
 share the padded batch layout.
@@ -174,8 +176,12 @@ def _solve_padded(C1, p, C2, q, options: GWOptions, want_plans: bool, T=None, f=
                 for local, index in zip(
                     done.nonzero().flatten().tolist(), finished.tolist(), strict=True
                 ):
-                    plans[index] = T[local].cpu()
-                    potentials[index] = (f[local].cpu(), g[local].cpu())
+                    # Copies: a view would keep the whole batch's (B, n, m) tensor alive.
+                    plans[index] = T[local].to("cpu", copy=True)
+                    potentials[index] = (
+                        f[local].to("cpu", copy=True),
+                        g[local].to("cpu", copy=True),
+                    )
             settled |= done
         # A finished pair stays in the batch (its result is recorded) until a quarter of the
         # batch has finished: dropping it copies the whole batch's C1. HC's clustering of the
