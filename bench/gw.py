@@ -7,9 +7,9 @@ barycenter-sized centre seeded from another sample, both from a trained run's su
 
 For each epsilon it reports (a) POT's entropic_gromov_wasserstein2 in a loop with its default
 tolerances, (b) the engine at its defaults (float32) and (c) the engine in float64 with each
-Sinkhorn projection run to a tight marginal tolerance, each with its pairs per second and its max relative
-difference from the strict reference (POT, float64, tol = stopThr = 1e-11), and beside each
-engine row POT with tolerances loosened until its error matches the engine's (the
+Sinkhorn projection run to a tight marginal tolerance, each with its pairs per second and its
+max relative difference from the strict reference (POT, float64, tol = stopThr = 1e-11), and
+beside each engine row POT with tolerances loosened until its error matches the engine's (the
 like-for-like comparison).
 """
 

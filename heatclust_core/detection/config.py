@@ -83,8 +83,9 @@ class DetectConfig(BaseConfig):
         "k-means moves in 1.4x the time)",
     )
     # One pair in a hundred oscillates for hundreds of outer steps at epsilon 0.003, and a
-    # batch waits for its slowest pair. Default run (p = 33 %): 31.2 -> 24.2 s of clustering
-    # with the inner cap, the same flags; p = 15 %: ACC 0.632 -> 0.639 (neither finds them).
+    # batch waits for its slowest pair. Both caps against 500 and 20: clustering the default
+    # run's class 30.6 -> 21.1 s, the same flags; table1's p = 15 %, 69.3 -> 46.5 s, ACC 0.632
+    # -> 0.639 (no setting finds those poisons). README "Benchmarks".
     gw_max_iter: int = Field(
         50,
         ge=1,
