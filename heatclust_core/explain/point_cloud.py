@@ -29,10 +29,11 @@ class PointCloud:
         top = distances.max()
         return distances / top if top > 0 else distances
 
-    def metric_measure(self) -> MetricMeasure:
-        return MetricMeasure(
-            torch.from_numpy(self.distance_matrix()), torch.from_numpy(self.weights)
-        )
+    def metric_measure(self, distance_dtype: torch.dtype = torch.float64) -> MetricMeasure:
+        """The cloud as a GW space; `distance_dtype` of its (n, n) distances (the weights stay
+        float64)."""
+        distances = torch.from_numpy(self.distance_matrix()).to(distance_dtype)
+        return MetricMeasure(distances, torch.from_numpy(self.weights))
 
 
 def point_cloud(heatmap: np.ndarray, share: float = 0.99) -> PointCloud:

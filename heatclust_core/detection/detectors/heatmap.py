@@ -18,6 +18,8 @@ from heatclust_core.gw.kmeans import GWKMeansOptions, gw_kmeans
 from heatclust_core.progress import Progress, silent
 from heatclust_core.training.network import Classifier
 
+CLOUD_DTYPE = torch.float32
+
 
 class HeatmapClustering(Detector):
     """Parameters: relevance_share of positive relevance kept per heatmap, epsilon of entropic
@@ -99,7 +101,9 @@ class HeatmapClustering(Detector):
                 point_cloud(h, self.relevance_share)
                 for h in pooled_heatmaps(self.heatmaps_, self.pool)
             ]
-            spaces = [cloud.metric_measure() for cloud in self.point_clouds_]
+            # The engine solves in float32 (gw.engine.default_dtype); float64 distances were
+            # cast again in every one of the k-means' calls.
+            spaces = [cloud.metric_measure(CLOUD_DTYPE) for cloud in self.point_clouds_]
             self.progress("features", 1.0, f"{len(spaces)} point clouds")
         with self._timed("clustering"):
             result = gw_kmeans(
@@ -127,7 +131,7 @@ class HeatmapClustering(Detector):
         if self.mds_pool == 1:
             return [spaces[i] for i in self.mds_index_]
         heatmaps = pooled_heatmaps(self.heatmaps_[self.mds_index_], self.pool * self.mds_pool)
-        return [point_cloud(h, self.relevance_share).metric_measure() for h in heatmaps]
+        return [point_cloud(h, self.relevance_share).metric_measure(CLOUD_DTYPE) for h in heatmaps]
 
     def _mds_subset(self, labels: np.ndarray) -> np.ndarray:
         """Sorted sample indices for the MDS picture: each cluster in proportion, >= 2 each."""
