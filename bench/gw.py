@@ -25,7 +25,7 @@ import torch
 
 from heatclust_core.explain.lrp import LRPOptions, explain
 from heatclust_core.explain.point_cloud import point_cloud
-from heatclust_core.gw.engine import GWOptions, default_dtype, gromov_wasserstein
+from heatclust_core.gw.engine import DEFAULT_DTYPE, GWOptions, gromov_wasserstein
 from heatclust_core.gw.kmeans import seed_centre
 from heatclust_core.storage.run_store import RunStore
 
@@ -105,10 +105,7 @@ def main() -> None:
         f"against {args.centre_size}-point centres; torch threads {torch.get_num_threads()}"
     )
     settings = {
-        "engine defaults": (
-            GWOptions(),
-            default_dtype("cuda" if torch.cuda.is_available() else "cpu"),
-        ),
+        "engine defaults": (GWOptions(), DEFAULT_DTYPE),
         f"engine, Sinkhorn to {args.accurate_inner_tol:g} (<= {args.accurate_inner_iter})": (
             GWOptions(inner_max_iter=args.accurate_inner_iter, inner_tol=args.accurate_inner_tol),
             getattr(torch, args.accurate_dtype),

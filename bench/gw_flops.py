@@ -31,7 +31,7 @@ import torch
 import heatclust_core.gw.kmeans as kmeans_module
 from heatclust_core.detection.config import DetectConfig
 from heatclust_core.detection.run import build_detector
-from heatclust_core.gw.engine import default_dtype
+from heatclust_core.gw.engine import DEFAULT_DTYPE
 from heatclust_core.storage.run_store import RunStore
 from heatclust_core.training.network import pick_device
 
@@ -128,7 +128,7 @@ def main() -> None:
     pairs = len(padded)
     outer = int(sum(call["iterations"].sum() for call in log.calls))
     batch = max(1, min(pairs, 2**24 // (n_median * n_median + 4 * n_median * m_median)))
-    dtype = default_dtype(device)
+    dtype = DEFAULT_DTYPE
     limit = batched_matmul_rate(batch, n_median, m_median, device, dtype)
 
     print(f"run {args.run}, class {config.attack.target}: {len(members)} samples on {device}")

@@ -13,12 +13,10 @@ from heatclust_core.detection.detectors.flagging import centroid_silhouette
 from heatclust_core.errors import ConfigError
 from heatclust_core.explain.lrp import LRPOptions, explain
 from heatclust_core.explain.point_cloud import PointCloud, point_cloud, pooled_heatmaps
-from heatclust_core.gw.engine import GWOptions, pairwise_gw
+from heatclust_core.gw.engine import DEFAULT_DTYPE, GWOptions, pairwise_gw
 from heatclust_core.gw.kmeans import GWKMeansOptions, gw_kmeans
 from heatclust_core.progress import Progress, silent
 from heatclust_core.training.network import Classifier
-
-CLOUD_DTYPE = torch.float32
 
 
 class HeatmapClustering(Detector):
@@ -97,13 +95,8 @@ class HeatmapClustering(Detector):
             classes = labels if self.explain_class == "label" else None
             explanation = explain(self.model, images, classes, self.device, self.lrp)
             self.heatmaps_ = explanation.heatmaps()
-            self.point_clouds_: list[PointCloud] = [
-                point_cloud(h, self.relevance_share)
-                for h in pooled_heatmaps(self.heatmaps_, self.pool)
-            ]
-            # The engine solves in float32 (gw.engine.default_dtype); float64 distances were
-            # cast again in every one of the k-means' calls.
-            spaces = [cloud.metric_measure(CLOUD_DTYPE) for cloud in self.point_clouds_]
+            self.point_clouds_: list[PointCloud] = self._clouds(self.heatmaps_, self.pool)
+            spaces = _spaces(self.point_clouds_)
             self.progress("features", 1.0, f"{len(spaces)} point clouds")
         with self._timed("clustering"):
             result = gw_kmeans(
@@ -130,8 +123,11 @@ class HeatmapClustering(Detector):
         mds_pool > 1 point clouds of their heatmaps pooled that much further."""
         if self.mds_pool == 1:
             return [spaces[i] for i in self.mds_index_]
-        heatmaps = pooled_heatmaps(self.heatmaps_[self.mds_index_], self.pool * self.mds_pool)
-        return [point_cloud(h, self.relevance_share).metric_measure(CLOUD_DTYPE) for h in heatmaps]
+        return _spaces(self._clouds(self.heatmaps_[self.mds_index_], self.pool * self.mds_pool))
+
+    def _clouds(self, heatmaps: np.ndarray, pool: int) -> list[PointCloud]:
+        """Point clouds of (N, H, W) heatmaps sum-pooled pool x pool."""
+        return [point_cloud(h, self.relevance_share) for h in pooled_heatmaps(heatmaps, pool)]
 
     def _mds_subset(self, labels: np.ndarray) -> np.ndarray:
         """Sorted sample indices for the MDS picture: each cluster in proportion, >= 2 each."""
@@ -147,6 +143,12 @@ class HeatmapClustering(Detector):
             quota = max(min(2, len(members)), round(self.mds_samples * len(members) / n))
             chosen.append(rng.choice(members, size=min(quota, len(members)), replace=False))
         return np.sort(np.concatenate(chosen))
+
+
+def _spaces(clouds: list[PointCloud]) -> list:
+    """The clouds as GW spaces, their distances in the engine's dtype: float64 distances were
+    cast again in every one of the k-means' calls."""
+    return [cloud.metric_measure(DEFAULT_DTYPE) for cloud in clouds]
 
 
 def picture_options(options: GWOptions) -> GWOptions:
