@@ -7,10 +7,11 @@ barycenter-sized centre seeded from another sample, both from a trained run's su
 
 For each epsilon it reports (a) POT's entropic_gromov_wasserstein2 in a loop with its default
 tolerances, (b) the engine at its defaults (float32) and (c) the engine in float64 with each
-Sinkhorn projection run to a tight marginal tolerance, each with its pairs per second and its
-max relative difference from the strict reference (POT, float64, tol = stopThr = 1e-11), and
-beside each engine row POT with tolerances loosened until its error matches the engine's (the
-like-for-like comparison).
+Sinkhorn projection over-relaxed and run to a tight marginal tolerance, each with its pairs
+per second (the engine's the median of three runs) and its max relative difference from the
+strict reference (POT, float64, tol = stopThr = 1e-11), and beside each engine row POT with
+tolerances loosened until its error matches the engine's (the like-for-like comparison), or,
+where no tolerance does, POT at the fastest of its most accurate tolerances.
 """
 
 from __future__ import annotations
@@ -67,8 +68,32 @@ def pot_loop(pairs, eps: float, **tolerances) -> tuple[np.ndarray, float]:
     return np.array(values), time.perf_counter() - started
 
 
+POT_TOLERANCES = (1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9)
+
+
 def max_rel(values: np.ndarray, reference: np.ndarray) -> float:
     return float(np.max(np.abs(values - reference) / np.abs(reference)))
+
+
+def pot_at_accuracy(pairs, eps, reference, runs: dict, target: float):
+    """(tol, seconds, error, reached): the loosest tolerance (tol = stopThr) at which POT is
+    as accurate as `target`; where none is, the fastest of its most accurate. `runs` caches
+    (seconds, error) by tolerance across calls."""
+    for tol in POT_TOLERANCES:
+        if tol not in runs:
+            values, seconds = pot_loop(pairs, eps, tol=tol, stopThr=tol)
+            runs[tol] = (seconds, max_rel(values, reference))
+            print(
+                f"  POT tol {tol:<8g}                 {len(pairs) / seconds:8.2f} pairs/s  "
+                f"max rel diff {100 * runs[tol][1]:.4f}%"
+            )
+        seconds, error = runs[tol]
+        if error <= target:
+            return tol, seconds, error, True
+    # Errors within 1 % of each other are the same accuracy, not a finer one.
+    best = min(error for _, error in runs.values())
+    tol = min((t for t, (_, e) in runs.items() if e <= 1.01 * best), key=lambda t: runs[t][0])
+    return tol, runs[tol][0], runs[tol][1], False
 
 
 def main() -> None:
@@ -94,6 +119,12 @@ def main() -> None:
         help="its dtype (in float32 a few pairs at eps 0.003 end in another local optimum, "
         "2 %% off, however tight the tolerances)",
     )
+    parser.add_argument(
+        "--accurate-relaxation",
+        type=float,
+        default=1.75,
+        help="its Sinkhorn over-relaxation (GWOptions.inner_relaxation; 1 = plain Sinkhorn)",
+    )
     args = parser.parse_args()
 
     pairs = real_pairs(
@@ -107,7 +138,11 @@ def main() -> None:
     settings = {
         "engine defaults": (GWOptions(), DEFAULT_DTYPE),
         f"engine, Sinkhorn to {args.accurate_inner_tol:g} (<= {args.accurate_inner_iter})": (
-            GWOptions(inner_max_iter=args.accurate_inner_iter, inner_tol=args.accurate_inner_tol),
+            GWOptions(
+                inner_max_iter=args.accurate_inner_iter,
+                inner_tol=args.accurate_inner_tol,
+                inner_relaxation=args.accurate_relaxation,
+            ),
             getattr(torch, args.accurate_dtype),
         ),
     }
@@ -123,35 +158,37 @@ def main() -> None:
             f"max rel diff {100 * err_default:.4f}%"
         )
         pot_by_tol = {}
+
         for name, (base, dtype) in settings.items():
             options = dataclasses.replace(base, epsilon=eps)
             gromov_wasserstein(pairs[:2], options, dtype=dtype)  # warm-up
-            started = time.perf_counter()
-            result = gromov_wasserstein(pairs, options, dtype=dtype)
-            t_ours = time.perf_counter() - started
+            # The median of three runs: a run of the engine takes seconds, where the machine's
+            # noise shows; one of POT's loops takes tens of seconds and averages it out.
+            times = []
+            for _ in range(3):
+                started = time.perf_counter()
+                result = gromov_wasserstein(pairs, options, dtype=dtype)
+                times.append(time.perf_counter() - started)
+            t_ours = float(np.median(times))
             err_ours = max_rel(result.values.numpy(), reference)
-            equal = None
-            for tol in (1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9):
-                if tol not in pot_by_tol:
-                    pot_by_tol[tol] = pot_loop(pairs, eps, tol=tol, stopThr=tol)
-                values, seconds = pot_by_tol[tol]
-                if max_rel(values, reference) <= err_ours:
-                    equal = (tol, seconds, max_rel(values, reference))
-                    break
+            equal = pot_at_accuracy(pairs, eps, reference, pot_by_tol, err_ours)
             print(
                 f"  {name:<32} {len(pairs) / t_ours:8.2f} pairs/s  max rel diff "
                 f"{100 * err_ours:.4f}%  ({str(dtype).removeprefix('torch.')}, inner "
-                f"{options.inner_max_iter} to {options.inner_tol:g}, tol {options.tol:g})"
+                f"{options.inner_max_iter} to {options.inner_tol:g}, relaxation "
+                f"{options.inner_relaxation:g}, tol {options.tol:g}; "
+                f"{result.sinkhorn_matvecs.double().mean():.0f} Sinkhorn products a pair)"
             )
-            if equal:
-                print(
-                    f"    POT at equal accuracy: tol {equal[0]:g}, "
-                    f"{len(pairs) / equal[1]:8.2f} pairs/s, max rel diff {100 * equal[2]:.4f}%"
-                )
-            b = f"{equal[1] / t_ours:.1f}x" if equal else "n/a"
+            tol, seconds, err_pot, reached = equal
+            label = "at equal accuracy" if reached else "at its most accurate (still less so)"
+            print(
+                f"    POT {label}: tol {tol:g}, {len(pairs) / seconds:8.2f} pairs/s, "
+                f"max rel diff {100 * err_pot:.4f}%"
+            )
             lines.append(
-                f"eps {eps}, {name}: {t_default / t_ours:.1f}x POT defaults, {b} POT at equal "
-                f"accuracy, max relative difference {100 * err_ours:.3f}%"
+                f"eps {eps}, {name}: {t_default / t_ours:.1f}x POT defaults, "
+                f"{seconds / t_ours:.1f}x POT {label}, max relative difference "
+                f"{100 * err_ours:.4f}%"
             )
     for line in lines:
         print(line)

@@ -33,7 +33,8 @@ from heatclust_core.errors import ConfigError
 @dataclass(frozen=True)
 class GWOptions:
     """Solver settings. tol: relative Frobenius change of the plan between outer iterations;
-    inner_tol: L1 error of the row marginal at which a Sinkhorn projection stops."""
+    inner_tol: L1 marginal error at which a Sinkhorn projection stops; inner_relaxation: its
+    over-relaxation factor w, 1 for plain Sinkhorn (see _sinkhorn)."""
 
     epsilon: float = 0.01
     max_iter: int = 500
@@ -41,6 +42,7 @@ class GWOptions:
     inner_max_iter: int = 20
     inner_tol: float = 1e-5
     inner_check_every: int = 5
+    inner_relaxation: float = 1.0
 
     def __post_init__(self):
         if not self.epsilon > 0:
@@ -49,6 +51,8 @@ class GWOptions:
             raise ConfigError("max_iter", "must be >= 1")
         if not self.tol > 0 or not self.inner_tol > 0:
             raise ConfigError("tol", "must be > 0")
+        if not 1.0 <= self.inner_relaxation < 2.0:
+            raise ConfigError("inner_relaxation", f"must be in [1, 2), got {self.inner_relaxation}")
 
 
 @dataclass
@@ -209,10 +213,16 @@ def _sinkhorn(K, Kt, p, q, options: GWOptions):
     """Sinkhorn scalings u (B, n), v (B, m) of the kernel K (B, n, m) (Kt its transpose,
     contiguous) for marginals p, q.
 
-    Each pair leaves the batch once its row marginal's L1 error is below inner_tol, so a pair
+    Each pair leaves the batch once its marginals' L1 error is below inner_tol, so a pair
     that needs hundreds of iterations at a small epsilon does not make the others run them too
     (on the HC operating point, one pair in 30 decides the batch's count). Returns u, v, each
     pair's last marginal error (B,) and its kernel-vector products (B,).
+
+    With inner_relaxation w > 1 each update is over-relaxed, u <- u (p / (u K v))^w (and v
+    alike), the scheme of Thibault, Chizat, Dossal and Papadakis (2017, "Overrelaxed
+    Sinkhorn-Knopp"): the same fixed point, reached in fewer products where epsilon is small.
+    The error is then the row plus the column marginal's, since neither update leaves its
+    marginal exact; with w = 1 the column update does, and the row error alone is checked.
 
     The products are taken as row vector times matrix, v^T K^T and u^T K: on the CPU that
     runs 2.8x faster than K v and K^T u (float32, (71, 424, 32): 0.05 against 0.14 ms), the
@@ -220,19 +230,31 @@ def _sinkhorn(K, Kt, p, q, options: GWOptions):
     u and v without a mask."""
     B = p.shape[0]
     every = options.inner_check_every
+    relax = options.inner_relaxation
     u, v = torch.zeros_like(p), torch.ones_like(q)
     error = torch.full((B,), math.inf, dtype=K.dtype, device=K.device)
     steps = torch.zeros(B, dtype=torch.long, device=K.device)
     live = torch.arange(B, device=K.device)
     K_live, Kt_live, p_live, q_live = K, Kt, p.unsqueeze(1), q.unsqueeze(1)
     u_live, v_live = u.unsqueeze(1), v.unsqueeze(1)
+    # v^T K^T, the row sums' factor, is carried from the end of one step to the next, where
+    # it also gives the row marginal's error at the checks.
+    row_factor = torch.bmm(v_live, Kt_live)
     for inner in range(1, options.inner_max_iter + 1):
-        u_live = p_live / torch.bmm(v_live, Kt_live).clamp_min_(1e-30)
-        v_live = q_live / torch.bmm(u_live, K_live).clamp_min_(1e-30)
+        if relax == 1.0 or inner == 1:
+            u_live = p_live / row_factor.clamp_min_(1e-30)
+            col_factor = torch.bmm(u_live, K_live)
+            v_live = q_live / col_factor.clamp_min(1e-30)
+        else:
+            u_live = u_live * (p_live / (u_live * row_factor).clamp_min_(1e-30)).pow_(relax)
+            col_factor = torch.bmm(u_live, K_live)
+            v_live = v_live * (q_live / (v_live * col_factor).clamp_min_(1e-30)).pow_(relax)
+        row_factor = torch.bmm(v_live, Kt_live)
         last = inner == options.inner_max_iter
         if inner % every == 0 or last:
-            row_sums = torch.bmm(v_live, Kt_live).mul_(u_live)
-            live_error = row_sums.sub_(p_live).abs_().sum((1, 2))
+            live_error = (u_live * row_factor).sub_(p_live).abs_().sum((1, 2))
+            if relax != 1.0:
+                live_error += (v_live * col_factor).sub_(q_live).abs_().sum((1, 2))
             error[live] = live_error
             converged = live_error < options.inner_tol
             if last or converged.all():
@@ -244,12 +266,11 @@ def _sinkhorn(K, Kt, p, q, options: GWOptions):
                 live = live[keep]
                 K_live, Kt_live = K_live[keep], Kt_live[keep]
                 p_live, q_live = p_live[keep], q_live[keep]
-                u_live, v_live = u_live[keep], v_live[keep]
+                u_live, v_live, row_factor = u_live[keep], v_live[keep], row_factor[keep]
     u[live], v[live] = u_live.squeeze(1), v_live.squeeze(1)
     steps[live] = inner
-    # Two products a step, and one more at each marginal check (every `every` steps and
-    # at the last).
-    products = 2 * steps + steps // every + (steps % every != 0).long()
+    # Two products a step and the first row factor.
+    products = 2 * steps + 1
     return u, v, error, products
 
 

@@ -204,3 +204,52 @@ def test_float32_agrees_with_float64_where_kernels_underflow():
     single = gromov_wasserstein(pairs, options, device="cpu", dtype=torch.float32).values
     double = gromov_wasserstein(pairs, options, device="cpu", dtype=torch.float64).values
     np.testing.assert_allclose(single.numpy(), double.numpy(), rtol=1e-3)
+
+
+def test_over_relaxed_sinkhorn_reaches_the_same_values_in_fewer_products():
+    # Over-relaxation changes how each projection gets to its fixed point, not the point: at
+    # the HC operating point's epsilon the values must be POT's strict ones.
+    rng = np.random.default_rng(4)
+    clouds = [_cloud(rng, n) for n in (30, 45, 60)]
+    centre = _cloud(rng, 16)
+    reference = np.array(
+        [
+            ot.gromov.entropic_gromov_wasserstein2(
+                C1,
+                centre[0],
+                p,
+                centre[1],
+                "square_loss",
+                epsilon=0.003,
+                max_iter=5000,
+                tol=1e-11,
+                stopThr=1e-11,
+                numItermax=100000,
+            )
+            for C1, p in clouds
+        ]
+    )
+    pairs = [(_space(*c), _space(*centre)) for c in clouds]
+    results = {
+        relaxation: gromov_wasserstein(
+            pairs,
+            GWOptions(
+                epsilon=0.003,
+                inner_max_iter=2000,
+                inner_tol=1e-8,
+                inner_relaxation=relaxation,
+            ),
+            device="cpu",
+            dtype=torch.float64,
+        )
+        for relaxation in (1.0, 1.75)
+    }
+    for result in results.values():
+        np.testing.assert_allclose(result.values.numpy(), reference, rtol=1e-5)
+    assert results[1.75].sinkhorn_matvecs.sum() < results[1.0].sinkhorn_matvecs.sum() / 2
+
+
+@pytest.mark.parametrize("relaxation", [0.9, 2.0])
+def test_relaxation_outside_one_to_two_is_refused(relaxation):
+    with pytest.raises(ConfigError, match="inner_relaxation"):
+        GWOptions(inner_relaxation=relaxation)
