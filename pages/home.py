@@ -5,7 +5,7 @@ import streamlit as st
 from heatclust_core.attacks.preview import attack_preview
 from heatclust_core.data.gallery import upscale
 from heatclust_core.detection.run import load_detections
-from heatclust_core.detection.scan import load_scans
+from heatclust_core.detection.scan import METHOD_SUMMARIES, load_scans
 from heatclust_core.errors import HeatClustError
 from heatclust_core.explain.gallery import heatmap_gallery
 from heatclust_core.presentation.figures import (
@@ -128,10 +128,11 @@ if scans:
     st.subheader("3. Which class hides a backdoor? The class scan")
     top = scans[0]["ranking"][0]
     found = "the attacked class" if top["class"] == attack.target else "not the attacked class"
+    method = scans[0].get("config", {}).get("method", "activation")
     st.markdown(
-        f"Without knowing the attack, the scan explains 60 training images of every class and "
-        f"ranks the classes by how cleanly their heatmaps split in two. First: **{top['class']} "
-        f"{top['name']}**, {found}."
+        f"Without knowing the attack, the scan ranks the classes by "
+        f"{METHOD_SUMMARIES.get(method, method)}. First: **{top['class']} {top['name']}**, "
+        f"{found}."
     )
     with st.expander("The ranking of all classes"):
         st.plotly_chart(scan_figure(scans[0], attack.target), key="home-scan")

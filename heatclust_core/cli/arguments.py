@@ -191,11 +191,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     scan = commands.add_parser(
         "scan",
-        help="rank every class of a run by how cleanly its heatmaps split in two",
-        description="Split every class's LRP heatmaps (or, --method activation, its "
-        "activations) into two clusters; classes whose clusters separate most cleanly "
-        "(highest silhouette) come first: a trigger draws relevance where the class's other "
-        "samples have none.",
+        help="rank every class of a run by how suspicious its training samples look",
+        description="Rank every class, most suspicious first. By default (combined) a class is "
+        "suspicious when its LRP heatmaps split cleanly in two (a trigger draws relevance where "
+        "the class's other samples have none) or when the network confidently reads a share "
+        "of its samples as one other class (poisons it has not fit); each signal as a robust "
+        "z-score over the classes, the larger counts.",
     )
     scan.add_argument("--run", required=True, help="run id printed by `train`")
     for name in ScanConfig.model_fields:

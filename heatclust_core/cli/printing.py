@@ -89,9 +89,12 @@ def print_remediate(result: dict[str, Any]) -> None:
 
 
 def print_scan(result: dict[str, Any]) -> None:
-    print(f"class scan of run {result['run_id']} (most suspicious first)")
+    method = result.get("config", {}).get("method", "heatmap")
+    print(f"class scan of run {result['run_id']} ({method}; most suspicious first)")
     for entry in result["ranking"]:
-        print(
-            f"  {entry['class']:>3} {entry['name']:<28} score {entry['score']:.3f}  "
-            f"smaller cluster {entry['smaller_share']:.2f}"
-        )
+        parts = [f"  {entry['class']:>3} {entry['name']:<28} score {entry['score']:.3f}"]
+        if "smaller_share" in entry:
+            parts.append(f"smaller cluster {entry['smaller_share']:.2f}")
+        if "suspected_source" in entry:
+            parts.append(f"{entry['source_share']:.3f} read as class {entry['suspected_source']}")
+        print("  ".join(parts))

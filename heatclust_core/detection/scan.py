@@ -1,11 +1,20 @@
-"""Class scan: rank every class of a run by how cleanly its samples split in two.
+"""Class scan: rank every class of a run by how suspicious its training samples look.
 
 A poisoned class holds two populations the network treats differently, so its two-cluster
-split is cleaner (higher silhouette) than the arbitrary split of a clean class. The default
+split is cleaner (higher silhouette) than the arbitrary split of a clean class. The "heatmap"
 method splits the LRP heatmaps, as spectral relevance analysis (SpRAy, Lapuschkin et al. 2019)
 does to find a Clever Hans: the trigger draws relevance to a place where the class's other
 samples have none. The cheaper "activation" method splits the unit-length activations of the
 last hidden layer (Activation Clustering's input).
+
+Where the backdoor is weak, the network does not fit every poison: a relabelled sample it
+has not learned to read through its trigger is still read as its source class. The "labels"
+method scores each class by the largest share of its samples that confident learning's
+confident joint (Northcutt, Jiang and Chuang 2021, cleanlab) assigns to one other class,
+taken at the lower end of its 95 % Wilson interval, and names that class as the suspected
+source. "combined" ranks by the larger of the heatmap and
+the labels scores, each as a robust z-score over the classes: a class is suspicious if
+either signal singles it out.
 """
 
 from __future__ import annotations
@@ -28,9 +37,9 @@ from heatclust_core.explain.point_cloud import pooled_heatmaps
 from heatclust_core.progress import Progress, silent
 from heatclust_core.storage.results import RunResults
 from heatclust_core.storage.run_store import RunStore
-from heatclust_core.training.network import Classifier, pick_device
+from heatclust_core.training.network import Classifier, images_to_tensor, pick_device
 
-ScanMethod = Literal["heatmap", "activation"]
+ScanMethod = Literal["combined", "heatmap", "labels", "activation"]
 SCAN_METHODS: tuple[str, ...] = get_args(ScanMethod)
 # Classes with fewer samples are not split.
 MIN_CLASS_SIZE = 10
@@ -38,33 +47,52 @@ MIN_CLASS_SIZE = 10
 
 class ScanConfig(BaseConfig):
     method: ScanMethod = Field(
-        "heatmap",
-        description="heatmap: 2-means of the class's LRP heatmaps (SpRAy); activation: of its "
-        "unit-length activations (cheaper, weaker)",
+        "combined",
+        description="combined: the larger of the heatmap and labels scores as robust "
+        "z-scores; heatmap: 2-means of the class's LRP heatmaps (SpRAy); labels: the largest "
+        "share of the class the network reads as one other class (confident learning, 95 % "
+        "lower bound); activation: 2-means of its unit-length activations (cheaper, weaker)",
     )
     samples_per_class: int = Field(
-        60, ge=MIN_CLASS_SIZE, le=100_000, description="heatmap: samples explained per class"
+        60,
+        ge=MIN_CLASS_SIZE,
+        le=100_000,
+        description="heatmap, combined: samples explained per class",
     )
     pool: int = Field(
-        2, ge=1, le=8, description="heatmap: side of the sum-pooling window before PCA, px"
+        2,
+        ge=1,
+        le=8,
+        description="heatmap, combined: side of the sum-pooling window before PCA, px",
     )
     lrp_composite: CompositeName = Field(
-        LRPOptions().composite, description="heatmap: zennit composite of the heatmaps"
+        LRPOptions().composite, description="heatmap, combined: zennit composite of the heatmaps"
     )
     layer: str = Field(DEFAULT_LAYER, description="activation: module whose output is split")
     seed: int = Field(0, ge=0, le=SEED_MAX, description="seed of the subsample and of k-means")
 
     def relevant_fields(self) -> dict:
-        own = (
-            {"samples_per_class", "pool", "lrp_composite"}
-            if self.method == "heatmap"
-            else {"layer"}
-        )
+        own = {
+            "heatmap": {"samples_per_class", "pool", "lrp_composite"},
+            "combined": {"samples_per_class", "pool", "lrp_composite"},
+            "labels": set(),
+            "activation": {"layer"},
+        }[self.method]
         return self.model_dump(include={"method", "seed"} | own)
 
     def result_name(self) -> str:
         text = json.dumps(self.relevant_fields(), sort_keys=True)
         return f"scan-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
+
+
+# What each method looks at, in a sentence for the pages: "the scan ... ranks the classes by".
+METHOD_SUMMARIES = {
+    "combined": "how cleanly 60 training images' heatmaps split in two, or how large a share "
+    "of the class the network confidently reads as one other class, whichever stands out more",
+    "heatmap": "how cleanly the heatmaps of 60 training images split in two",
+    "labels": "how large a share of the class the network confidently reads as one other class",
+    "activation": "how cleanly the activations of the class's training images split in two",
+}
 
 
 def relevance_maps(heatmaps: np.ndarray, pool: int) -> np.ndarray:
@@ -83,6 +111,64 @@ def _split_score(features: np.ndarray, seed: int) -> tuple[float, float]:
     return silhouette, float(sizes.min() / sizes.sum())
 
 
+def class_probabilities(
+    model: Classifier, images: np.ndarray, device: torch.device, batch_size: int = 512
+) -> np.ndarray:
+    """(N, K) softmax probabilities of (N, H, W, 3) uint8 images."""
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(images), batch_size):
+            logits = model(images_to_tensor(images[start : start + batch_size], device))
+            out.append(torch.softmax(logits.float(), 1).cpu().numpy())
+    return np.concatenate(out)
+
+
+def label_disagreement(labels: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+    """(K, K) shares: entry (t, s) is the share of the samples labelled t that the confident
+    joint puts in class s (the diagonal zeroed). A sample counts for s when its probability of
+    s reaches class s's mean self-confidence, so a class's ordinary uncertainty does not."""
+    # Imported here: cleanlab's package import takes ~1.5 s (its classifiers), which every
+    # command that merely builds a ScanConfig would pay.
+    from cleanlab.count import compute_confident_joint
+
+    n_classes = probabilities.shape[1]
+    joint = compute_confident_joint(labels, probabilities, calibrate=False).astype(float)
+    counts = np.bincount(labels, minlength=n_classes)
+    shares = joint / np.maximum(counts, 1)[:, None]
+    np.fill_diagonal(shares, 0.0)
+    return shares
+
+
+def wilson_lower_bound(count: np.ndarray, total: np.ndarray, z: float = 1.96) -> np.ndarray:
+    """The lower end of the Wilson score interval (95 % by default) of the share count/total:
+    one sample of a rare class of 80 is weaker evidence than 11 of a class of 540."""
+    total = np.maximum(total, 1)
+    share = count / total
+    centre = share + z * z / (2 * total)
+    spread = z * np.sqrt(share * (1 - share) / total + z * z / (4 * total * total))
+    return np.maximum((centre - spread) / (1 + z * z / total), 0.0)
+
+
+def robust_z(scores: np.ndarray, floor: float = 1e-3) -> np.ndarray:
+    """(score - median) / (1.4826 MAD) over the classes; the scale is at least `floor`, since
+    both scores lie in [0, 1] and a spread below a thousandth is no evidence."""
+    median = np.median(scores)
+    scale = max(1.4826 * float(np.median(np.abs(scores - median))), floor)
+    return (scores - median) / scale
+
+
+def _heatmap_split(model, train_set, members, device, config: ScanConfig):
+    explanation = explain(
+        model,
+        train_set.data.images[members],
+        train_set.data.labels[members],
+        device,
+        LRPOptions(composite=config.lrp_composite),
+    )
+    return _split_score(relevance_maps(explanation.heatmaps(), config.pool), config.seed)
+
+
 def scan_classes(
     model: Classifier,
     train_set: PoisonedSet,
@@ -91,48 +177,58 @@ def scan_classes(
     config: ScanConfig | None = None,
     progress: Progress = silent,
 ) -> list[dict]:
-    """Every class with at least MIN_CLASS_SIZE samples, most suspicious (highest score) first;
-    each entry also gives the smaller cluster's share and the samples used."""
+    """Every class with at least MIN_CLASS_SIZE samples, most suspicious (highest score) first.
+
+    Each entry gives class, name, score and n_samples (those split; the labels method reads
+    them all); the split methods add the smaller cluster's share (smaller_share), the labels
+    method the suspected source class, the share of the class read as it (source_share) and
+    that share's 95 % lower bound (source_share_lower, its score), combined all of these and
+    both z-scores."""
     config = config or ScanConfig()
-    ranking = []
     labels = train_set.data.labels
-    rng = np.random.default_rng(config.seed)
-    for c, name in enumerate(class_names):
-        members = np.flatnonzero(labels == c)
-        progress("scan", c / len(class_names), name)
-        if len(members) < MIN_CLASS_SIZE:
-            continue
-        if config.method == "heatmap":
-            if len(members) > config.samples_per_class:
-                members = np.sort(rng.choice(members, config.samples_per_class, replace=False))
-            explanation = explain(
-                model,
-                train_set.data.images[members],
-                labels[members],
-                device,
-                LRPOptions(composite=config.lrp_composite),
-            )
-            score, smaller = _split_score(
-                relevance_maps(explanation.heatmaps(), config.pool), config.seed
-            )
-        else:
-            detector = ActivationClustering(
-                model, layer=config.layer, normalize=True, device=device, seed=config.seed
-            )
-            detector.fit(train_set.data.images[members], labels[members])
-            sizes = np.bincount(detector.labels_, minlength=2)
-            score, smaller = detector.silhouette_, float(sizes.min() / sizes.sum())
-        ranking.append(
-            {
-                "class": c,
-                "name": name,
-                "score": float(score),
-                "smaller_share": smaller,
-                "n_samples": len(members),
-            }
+    sizes = np.bincount(labels, minlength=len(class_names))
+    scored = [c for c in range(len(class_names)) if sizes[c] >= MIN_CLASS_SIZE]
+    entries = {c: {"class": c, "name": class_names[c], "n_samples": int(sizes[c])} for c in scored}
+    if config.method in ("labels", "combined"):
+        progress("scan", 0.0, "class probabilities of every training sample")
+        shares = label_disagreement(
+            labels, class_probabilities(model, train_set.data.images, device)
         )
+        evidence = wilson_lower_bound(np.round(shares.max(axis=1) * sizes), sizes)
+        for c in scored:
+            entries[c]["suspected_source"] = int(shares[c].argmax())
+            entries[c]["source_share"] = float(shares[c].max())
+            entries[c]["source_share_lower"] = float(evidence[c])
+    if config.method != "labels":
+        rng = np.random.default_rng(config.seed)
+        for step, c in enumerate(scored):
+            progress("scan", step / len(scored), class_names[c])
+            members = np.flatnonzero(labels == c)
+            if config.method == "activation":
+                detector = ActivationClustering(
+                    model, layer=config.layer, normalize=True, device=device, seed=config.seed
+                )
+                detector.fit(train_set.data.images[members], labels[members])
+                split = np.bincount(detector.labels_, minlength=2)
+                score, smaller = detector.silhouette_, float(split.min() / split.sum())
+            else:
+                if len(members) > config.samples_per_class:
+                    members = np.sort(rng.choice(members, config.samples_per_class, replace=False))
+                score, smaller = _heatmap_split(model, train_set, members, device, config)
+            entries[c]["n_samples"] = len(members)
+            entries[c]["silhouette"] = float(score)
+            entries[c]["smaller_share"] = smaller
+    if config.method == "combined" and scored:
+        heatmap_z = robust_z(np.array([entries[c]["silhouette"] for c in scored]))
+        labels_z = robust_z(np.array([entries[c]["source_share_lower"] for c in scored]))
+        for c, z_h, z_l in zip(scored, heatmap_z, labels_z, strict=True):
+            entries[c].update(heatmap_z=float(z_h), labels_z=float(z_l), score=float(max(z_h, z_l)))
+    else:
+        key = "source_share_lower" if config.method == "labels" else "silhouette"
+        for entry in entries.values():
+            entry["score"] = entry[key]
     progress("scan", 1.0, "done")
-    return sorted(ranking, key=lambda entry: entry["score"], reverse=True)
+    return sorted(entries.values(), key=lambda entry: entry["score"], reverse=True)
 
 
 SCANS = RunResults("scans", ("ranking",), "scan-*.json")

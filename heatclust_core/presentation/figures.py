@@ -326,25 +326,62 @@ def point_cloud_figure(tile: HeatmapTile, cloud: PointCloud) -> go.Figure:
     return figure
 
 
+# Per scan method: the bar's quantity (hover), the title's phrase and the axis title.
+_SCAN_AXES = {
+    "heatmap": (
+        "silhouette",
+        "silhouette of each class's heatmap split",
+        "silhouette of the 2-means split (higher = more suspicious)",
+    ),
+    "activation": (
+        "silhouette",
+        "silhouette of each class's activation split",
+        "silhouette of the 2-means split (higher = more suspicious)",
+    ),
+    "labels": (
+        "share read as one other class (95 % lower bound)",
+        "share of each class the network reads as one other class",
+        "lower bound of the share in one other class of the confident joint",
+    ),
+    "combined": (
+        "robust z",
+        "the larger of the heatmap and labels robust z-scores",
+        "robust z-score over the classes (higher = more suspicious)",
+    ),
+}
+
+
+def _scan_hover(entry: dict) -> str:
+    parts = [f"{entry['n_samples']} samples"]
+    if "smaller_share" in entry:
+        parts.append(f"smaller cluster {entry['smaller_share']:.2f}")
+    if "silhouette" in entry and "heatmap_z" in entry:
+        parts.append(f"silhouette {entry['silhouette']:.3f} (z {entry['heatmap_z']:.1f})")
+    if "suspected_source" in entry:
+        z = f" (z {entry['labels_z']:.1f})" if "labels_z" in entry else ""
+        parts.append(f"{entry['source_share']:.3f} read as class {entry['suspected_source']}{z}")
+    return "<br>".join(parts)
+
+
 def scan_figure(scan: dict, target: int | None = None) -> go.Figure:
     """The class scan ranked, most suspicious on top."""
     ranking = list(reversed(scan["ranking"]))
+    # Scans saved before the method was recorded were activation scans.
+    method = scan.get("config", {}).get("method", "activation")
+    quantity, title, axis = _SCAN_AXES.get(method, _SCAN_AXES["activation"])
     figure = go.Figure(
         go.Bar(
             x=[e["score"] for e in ranking],
             y=[f"{e['class']} {e['name']}" for e in ranking],
             orientation="h",
             marker_color=[POISONED_COLOR if e["class"] == target else CLEAN_COLOR for e in ranking],
-            customdata=[[e["smaller_share"], e["n_samples"]] for e in ranking],
-            hovertemplate="%{y}<br>silhouette %{x:.3f}<br>smaller cluster %{customdata[0]:.2f}"
-            " of %{customdata[1]} samples<extra></extra>",
+            customdata=[[_scan_hover(e)] for e in ranking],
+            hovertemplate="%{y}<br>" + quantity + " %{x:.3f}<br>%{customdata[0]}<extra></extra>",
         )
     )
-    method = scan.get("config", {}).get("method", "activation")
-    what = "heatmap" if method == "heatmap" else "activation"
     figure.update_layout(
-        title=f"Class scan: silhouette of each class's {what} split (target class in red)",
-        xaxis_title="silhouette of the 2-means split (higher = more suspicious)",
+        title=f"Class scan: {title} (target class in red)",
+        xaxis_title=axis,
         height=max(300, 28 * len(ranking) + 120),
     )
     return figure
