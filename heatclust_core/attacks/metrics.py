@@ -9,7 +9,7 @@ from torch import nn
 from heatclust_core.attacks.poison import evaluation_trigger
 from heatclust_core.config import AttackConfig
 from heatclust_core.data.imageset import ImageSet
-from heatclust_core.training.network import images_to_tensor
+from heatclust_core.training.network import batched_logits
 
 # Seeds the trigger positions stamped on test images, apart from the training poisons' seed.
 _EVALUATION_STREAM = 0xE7A1
@@ -19,13 +19,9 @@ def predict(
     model: nn.Module, images: np.ndarray, device: torch.device, batch_size: int = 512
 ) -> np.ndarray:
     """Predicted class ids (N,) for (N, H, W, 3) uint8 images."""
-    model.eval()
-    out = []
-    with torch.no_grad():
-        for start in range(0, len(images), batch_size):
-            logits = model(images_to_tensor(images[start : start + batch_size], device))
-            out.append(logits.argmax(1).cpu().numpy())
-    return np.concatenate(out) if out else np.empty(0, dtype=np.int64)
+    if len(images) == 0:
+        return np.empty(0, dtype=np.int64)
+    return batched_logits(model, images, device, batch_size).argmax(1).numpy()
 
 
 def attack_metrics(

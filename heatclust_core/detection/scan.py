@@ -37,7 +37,7 @@ from heatclust_core.explain.point_cloud import pooled_heatmaps
 from heatclust_core.progress import Progress, silent
 from heatclust_core.storage.results import RunResults
 from heatclust_core.storage.run_store import RunStore
-from heatclust_core.training.network import Classifier, images_to_tensor, pick_device
+from heatclust_core.training.network import Classifier, batched_logits, pick_device
 
 ScanMethod = Literal["combined", "heatmap", "labels", "activation"]
 SCAN_METHODS: tuple[str, ...] = get_args(ScanMethod)
@@ -111,17 +111,9 @@ def _split_score(features: np.ndarray, seed: int) -> tuple[float, float]:
     return silhouette, float(sizes.min() / sizes.sum())
 
 
-def class_probabilities(
-    model: Classifier, images: np.ndarray, device: torch.device, batch_size: int = 512
-) -> np.ndarray:
+def class_probabilities(model: Classifier, images: np.ndarray, device: torch.device) -> np.ndarray:
     """(N, K) softmax probabilities of (N, H, W, 3) uint8 images."""
-    model.eval()
-    out = []
-    with torch.no_grad():
-        for start in range(0, len(images), batch_size):
-            logits = model(images_to_tensor(images[start : start + batch_size], device))
-            out.append(torch.softmax(logits.float(), 1).cpu().numpy())
-    return np.concatenate(out)
+    return torch.softmax(batched_logits(model, images, device), 1).numpy()
 
 
 def label_disagreement(labels: np.ndarray, probabilities: np.ndarray) -> np.ndarray:

@@ -125,3 +125,17 @@ def images_to_tensor(images, device: torch.device | str = "cpu") -> torch.Tensor
     """(N, H, W, 3) uint8 array -> (N, 3, H, W) float32 tensor in [0, 1]."""
     tensor = torch.as_tensor(images).permute(0, 3, 1, 2)
     return tensor.to(device=device, dtype=torch.float32).div_(255.0)
+
+
+def batched_logits(
+    model: nn.Module, images, device: torch.device | str = "cpu", batch_size: int = 512
+) -> torch.Tensor:
+    """(N, K) float32 logits on the CPU of (N, H, W, 3) uint8 images, in eval mode and
+    batches of `batch_size`."""
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(images), batch_size):
+            logits = model(images_to_tensor(images[start : start + batch_size], device))
+            out.append(logits.float().cpu())
+    return torch.cat(out) if out else torch.empty(0, 0)
