@@ -137,11 +137,16 @@ class HeatmapClustering(Detector):
         if n <= self.mds_samples:
             return np.arange(n)
         rng = np.random.default_rng(self.seed)
-        chosen = []
-        for cluster in np.unique(labels):
-            members = np.flatnonzero(labels == cluster)
-            quota = max(min(2, len(members)), round(self.mds_samples * len(members) / n))
-            chosen.append(rng.choice(members, size=min(quota, len(members)), replace=False))
+        members = [np.flatnonzero(labels == cluster) for cluster in np.unique(labels)]
+        quotas = [max(min(2, len(m)), round(self.mds_samples * len(m) / n)) for m in members]
+        # A small cluster's minimum of 2 comes out of the largest quota, so that the picture
+        # holds mds_samples, not one or two more.
+        while sum(quotas) > self.mds_samples and max(quotas) > 2:
+            quotas[int(np.argmax(quotas))] -= 1
+        chosen = [
+            rng.choice(m, size=min(quota, len(m)), replace=False)
+            for m, quota in zip(members, quotas, strict=True)
+        ]
         return np.sort(np.concatenate(chosen))
 
 

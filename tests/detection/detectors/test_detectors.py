@@ -74,9 +74,18 @@ def test_heatmap_clustering_draws_the_mds_subset_from_every_cluster():
     labels = np.array([0] * 40 + [1] * 4)
     index = detector._mds_subset(labels)
     assert len(index) == len(np.unique(index)) and np.all(np.diff(index) > 0)
-    assert 9 <= len(index) <= 11
-    assert np.sum(labels[index] == 1) >= 1 and np.sum(labels[index] == 0) >= 8
+    assert len(index) == 10
+    assert np.sum(labels[index] == 1) == 2 and np.sum(labels[index] == 0) == 8
     assert len(HeatmapClustering(Classifier(3), mds_samples=0)._mds_subset(labels)) == 0
+
+
+def test_the_mds_subset_holds_mds_samples_when_a_small_cluster_takes_its_minimum():
+    # 95 and 5 samples: proportional quotas of 8 and 0; the small cluster's 2 come out of the
+    # large one's 8, so the picture holds 8, as asked.
+    labels = np.array([0] * 95 + [1] * 5)
+    subset = HeatmapClustering(Classifier(3), mds_samples=8, seed=0)._mds_subset(labels)
+    assert len(subset) == 8
+    assert np.bincount(labels[subset]).tolist() == [6, 2]
 
 
 def test_mds_embedding_recovers_planar_distances_from_squared_ones():
