@@ -12,9 +12,9 @@ has not learned to read through its trigger is still read as its source class. T
 method scores each class by the largest share of its samples that confident learning's
 confident joint (Northcutt, Jiang and Chuang 2021, cleanlab) assigns to one other class,
 taken at the lower end of its 95 % Wilson interval, and names that class as the suspected
-source. "combined" ranks by the larger of the heatmap and
-the labels scores, each as a robust z-score over the classes: a class is suspicious if
-either signal singles it out.
+source. "combined" (the default) ranks by the larger of the heatmap and the labels scores,
+each as a robust z-score over the classes: a class is suspicious if either signal singles
+it out.
 """
 
 from __future__ import annotations
