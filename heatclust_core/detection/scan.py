@@ -186,10 +186,11 @@ def scan_classes(
         shares = label_disagreement(
             labels, class_probabilities(model, train_set.data.images, device)
         )
-        evidence = wilson_lower_bound(np.round(shares.max(axis=1) * sizes), sizes)
+        source, source_share = shares.argmax(axis=1), shares.max(axis=1)
+        evidence = wilson_lower_bound(np.round(source_share * sizes), sizes)
         for c in scored:
-            entries[c]["suspected_source"] = int(shares[c].argmax())
-            entries[c]["source_share"] = float(shares[c].max())
+            entries[c]["suspected_source"] = int(source[c])
+            entries[c]["source_share"] = float(source_share[c])
             entries[c]["source_share_lower"] = float(evidence[c])
     if config.method != "labels":
         rng = np.random.default_rng(config.seed)
