@@ -117,19 +117,16 @@ def class_probabilities(model: Classifier, images: np.ndarray, device: torch.dev
 
 
 def label_disagreement(labels: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
-    """(K, K) shares: entry (t, s) is the share of the samples labelled t that the confident
-    joint puts in class s (the diagonal zeroed). A sample counts for s when its probability of
-    s reaches class s's mean self-confidence, so a class's ordinary uncertainty does not."""
+    """(K, K) counts: entry (t, s) is the number of samples labelled t that the confident joint
+    puts in class s (the diagonal zeroed). A sample counts for s when its probability of s
+    reaches class s's mean self-confidence, so a class's ordinary uncertainty does not."""
     # Imported here: cleanlab's package import takes ~1.5 s (its classifiers), which every
     # command that merely builds a ScanConfig would pay.
     from cleanlab.count import compute_confident_joint
 
-    n_classes = probabilities.shape[1]
-    joint = compute_confident_joint(labels, probabilities, calibrate=False).astype(float)
-    counts = np.bincount(labels, minlength=n_classes)
-    shares = joint / np.maximum(counts, 1)[:, None]
-    np.fill_diagonal(shares, 0.0)
-    return shares
+    joint = compute_confident_joint(labels, probabilities, calibrate=False).astype(np.int64)
+    np.fill_diagonal(joint, 0)
+    return joint
 
 
 def wilson_lower_bound(count: np.ndarray, total: np.ndarray, z: float = 1.96) -> np.ndarray:
@@ -183,11 +180,12 @@ def scan_classes(
     entries = {c: {"class": c, "name": class_names[c], "n_samples": int(sizes[c])} for c in scored}
     if config.method in ("labels", "combined"):
         progress("scan", 0.0, "class probabilities of every training sample")
-        shares = label_disagreement(
+        counts = label_disagreement(
             labels, class_probabilities(model, train_set.data.images, device)
         )
-        source, source_share = shares.argmax(axis=1), shares.max(axis=1)
-        evidence = wilson_lower_bound(np.round(source_share * sizes), sizes)
+        source, source_count = counts.argmax(axis=1), counts.max(axis=1)
+        source_share = source_count / np.maximum(sizes, 1)
+        evidence = wilson_lower_bound(source_count, sizes)
         for c in scored:
             entries[c]["suspected_source"] = int(source[c])
             entries[c]["source_share"] = float(source_share[c])

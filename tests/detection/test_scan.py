@@ -50,10 +50,10 @@ def test_confident_joint_counts_only_confident_readings_of_another_class():
     probabilities[np.arange(60), labels] = 0.9
     probabilities[:8] = [0.05, 0.05, 0.9]
     probabilities[8:10] = [0.5, 0.45, 0.05]
-    shares = label_disagreement(labels, probabilities)
-    assert shares[0, 2] == pytest.approx(8 / 20)
-    assert shares[0, 1] == 0 and np.all(np.diag(shares) == 0)
-    assert shares[1:].sum() == 0
+    counts = label_disagreement(labels, probabilities)
+    assert counts[0, 2] == 8
+    assert counts[0, 1] == 0 and np.all(np.diag(counts) == 0)
+    assert counts[1:].sum() == 0
 
 
 def test_robust_z_measures_in_median_absolute_deviations_with_a_floor():
