@@ -12,6 +12,7 @@ from heatclust_core.detection.config import DetectConfig
 from heatclust_core.detection.remediation import RemediateConfig, load_remediations
 from heatclust_core.detection.run import load_detections
 from heatclust_core.detection.scan import SCAN_METHODS, ScanConfig, load_scans
+from heatclust_core.detection.trigger import trigger_summary
 from heatclust_core.errors import (
     ConfigError,
     DamagedFileError,
@@ -32,6 +33,7 @@ from heatclust_core.presentation.figures import (
     remediation_asr_figure,
     scan_figure,
     training_history_figure,
+    trigger_patch_figure,
 )
 from heatclust_core.presentation.report import run_report
 from heatclust_core.storage.run_store import RunStore
@@ -216,7 +218,8 @@ def _defence_section(detection: dict) -> None:
     if not mine:
         st.caption(
             f"No remediation of this detection yet: it removes the {sum(detection['cluster_sizes'][c] for c in detection['flagged_clusters'])} "
-            "flagged samples and trains the same configuration without them."
+            "flagged samples, and every sample of the class holding the trigger recovered from "
+            "them, and trains the same configuration without them."
         )
         return
     for tab, remediation in zip(
@@ -252,6 +255,17 @@ def _draw_remediation(remediation: dict) -> None:
         help=f"{remediation['removed']} samples removed, "
         f"{remediation['removed'] - remediation['removed_poisoned']} of them clean",
     )
+    trigger = remediation.get("trigger")
+    if trigger:
+        patch, note = st.columns([1, 5])
+        figure = trigger_patch_figure(trigger)
+        if figure is not None:
+            patch.plotly_chart(figure, key=f"trigger-{remediation['run_id']}")
+        note.caption(
+            trigger_summary(trigger).capitalize()
+            + ". The trigger is the patch where the flagged samples' heatmaps peak; a poison "
+            "whose heatmap holds little of it still holds the patch."
+        )
     st.plotly_chart(
         remediation_asr_figure(remediation, names), key=f"remediation-{remediation['run_id']}"
     )

@@ -357,6 +357,11 @@ def test_removing_what_a_detector_flagged_retrains_and_compares(app_env, finishe
     )
     exre = next(d.value for d in app.dataframe if "verdict" in d.value.columns)
     assert set(exre["verdict"]) <= {"cleared", "confirmed"}
+    # The trigger search ran and says what it found (the patch is drawn only if it found one).
+    assert any(c.value.startswith("Trigger search: ") for c in app.caption)
+    assert any(
+        f"trigger-{remediation['run_id']}" in el.proto.id for el in app.get("plotly_chart")
+    ) == bool(remediation["trigger"]["found"])
     cleaned = remediation["run_id"]
     assert store.load_config(cleaned).removal.source_run == finished_run
     labels = {row["run"]: run_label(row) for row in run_rows(store)}

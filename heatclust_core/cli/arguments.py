@@ -175,12 +175,21 @@ def build_parser() -> argparse.ArgumentParser:
         "configuration without the flagged samples (from scratch, or by fine-tuning the "
         "attacked network) and compare clean accuracy, ASR and MASR before and after, with "
         "BackdoorBench's defence effectiveness rating (DER) and, after retraining, ART's "
-        "exclusionary reclassification of each flagged cluster. The cleaned run is cached "
-        "like any run.",
+        "exclusionary reclassification of each flagged cluster. Unless --no-trigger-search, "
+        "the patch where the flagged samples' heatmaps peak is recovered and every sample of "
+        "the class holding it is removed too. The cleaned run is cached like any run.",
     )
     remediate.add_argument("--run", required=True, help="the attacked run's id")
     _add_detect_arguments(remediate)
-    for name in ("mode", "finetune_epochs", "finetune_lr", "exre_threshold"):
+    for name in (
+        "mode",
+        "finetune_epochs",
+        "finetune_lr",
+        "exre_threshold",
+        "trigger_search",
+        "trigger_max_size",
+        "trigger_tolerance",
+    ):
         _field_argument(remediate, RemediateConfig, name)
     remediate.add_argument(
         "--remove-from",

@@ -55,6 +55,9 @@ def remediate_command(args: argparse.Namespace, progress: Progress) -> dict[str,
         "finetune_epochs": args.finetune_epochs,
         "finetune_lr": args.finetune_lr,
         "exre_threshold": args.exre_threshold,
+        "trigger_search": args.trigger_search,
+        "trigger_max_size": args.trigger_max_size,
+        "trigger_tolerance": args.trigger_tolerance,
         "removed": read_sample_ids(args.remove_from) if args.remove_from else None,
     }
     config = build(RemediateConfig, values)

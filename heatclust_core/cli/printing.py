@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from heatclust_core.detection.trigger import trigger_summary
+
 
 def print_train(summary: dict[str, Any]) -> None:
     names = summary["class_names"]
@@ -66,11 +68,18 @@ def print_detect(result: dict[str, Any]) -> None:
 
 
 def print_remediate(result: dict[str, Any]) -> None:
-    print(
-        f"run {result['source_run']} without the {result['removed']} samples {result['detector']} "
-        f"flagged ({result['removed_poisoned']} of its {result['n_poisoned']} poisons), "
-        f"{result['mode']}: run {result['run_id']}{' (cached)' if result['cached'] else ''}"
+    trigger = result.get("trigger")
+    found = trigger is not None and trigger["found"]
+    removed = f"the {result['removed']} samples {result['detector']} flagged" + (
+        " or that hold the recovered trigger" if found else ""
     )
+    print(
+        f"run {result['source_run']} without {removed} ({result['removed_poisoned']} of its "
+        f"{result['n_poisoned']} poisons), {result['mode']}: run "
+        f"{result['run_id']}{' (cached)' if result['cached'] else ''}"
+    )
+    if trigger is not None:
+        print("  " + trigger_summary(trigger))
     for name, key in (("clean accuracy", "clean_accuracy"), ("ASR", "asr"), ("MASR", "masr")):
         print(f"  {name:<15} {result[key + '_before']:.4f} -> {result[key + '_after']:.4f}")
     print(f"  DER             {result['der']:.4f}")

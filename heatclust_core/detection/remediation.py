@@ -20,7 +20,9 @@ from heatclust_core.config import BaseConfig, RemovalConfig, RemovalMode, RunCon
 from heatclust_core.detection.config import DetectConfig
 from heatclust_core.detection.run import load_detection, resolve_class, run_detection
 from heatclust_core.detection.scoring import detection_metrics
+from heatclust_core.detection.trigger import recover_trigger
 from heatclust_core.errors import ConfigError
+from heatclust_core.explain.lrp import LRPOptions, explain
 from heatclust_core.pipeline import train_run
 from heatclust_core.progress import Progress, silent
 from heatclust_core.storage.results import RunResults
@@ -49,6 +51,26 @@ class RemediateConfig(BaseConfig):
         description="ExRe: a flagged cluster whose share classified as its own label by the "
         "cleaned network exceeds this is cleared as a false alarm",
     )
+    trigger_search: bool = Field(
+        True,
+        description="also remove every sample of the class that holds the trigger recovered "
+        "from the flagged samples (the patch where their heatmaps peak; a detection's flags "
+        "only, not a selection)",
+    )
+    trigger_max_size: int = Field(
+        5,
+        ge=2,
+        le=16,
+        description="trigger search: largest side of the patch tried, px (the largest side at "
+        "which the flagged samples share one patch wins)",
+    )
+    trigger_tolerance: float = Field(
+        0.02,
+        ge=0,
+        le=1,
+        description="trigger search: largest per-pixel difference (0..1) at which an image's "
+        "window holds the patch",
+    )
 
     def result_name(self) -> str:
         content = self.model_dump(exclude={"detect"}) | {"detect": self.detect.result_name()}
@@ -60,6 +82,10 @@ class RemediateConfig(BaseConfig):
         if self.mode == "retrain":
             content.pop("finetune_epochs")
             content.pop("finetune_lr")
+        if not self.trigger_search or self.removed is not None:
+            # Without a search the removal is what it was before the search existed.
+            for name in ("trigger_search", "trigger_max_size", "trigger_tolerance"):
+                content.pop(name)
         digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
         return f"{self.mode}-{digest[:10]}"
 
@@ -169,6 +195,50 @@ def exclusionary_reclassification(
     return verdicts
 
 
+def trigger_removal(
+    store: RunStore,
+    run_id: str,
+    pool,
+    sample_index: np.ndarray,
+    flagged: np.ndarray,
+    config: RemediateConfig,
+    device: str,
+) -> dict:
+    """The trigger search over the detection's class: what it found, and matched_index, the
+    pool indices of the samples holding the trigger (empty if none was found)."""
+    torch_device = pick_device(device)
+    model = store.load_model(run_id, torch_device)
+    flagged_ids = sample_index[flagged]
+    heatmaps = explain(
+        model,
+        pool.data.images[flagged_ids],
+        pool.data.labels[flagged_ids],
+        torch_device,
+        LRPOptions(composite=config.detect.lrp_composite),
+    ).heatmaps()
+    search = recover_trigger(
+        pool.data.images[sample_index],
+        np.flatnonzero(flagged),
+        heatmaps,
+        config.trigger_max_size,
+        config.trigger_tolerance,
+    )
+    matched = sample_index[search.matched]
+    added = search.matched & ~flagged
+    return {
+        "found": search.found,
+        "size": search.size,
+        "support": search.support,
+        "background": search.background,
+        "patch": None if search.patch is None else np.round(search.patch, 4).tolist(),
+        "matched": int(search.matched.sum()),
+        "matched_poisoned": int(pool.is_poisoned[matched].sum()),
+        "added": int(added.sum()),
+        "added_poisoned": int(pool.is_poisoned[sample_index[added]].sum()),
+        "matched_index": matched,
+    }
+
+
 def remediate(
     store: RunStore,
     run_id: str,
@@ -198,6 +268,10 @@ def remediate(
             "detect", f"the {config.detect.detector} detection flagged no sample: nothing to remove"
         )
     pool = store.load_train_set(run_id)
+    trigger = None
+    if config.trigger_search and config.removed is None:
+        trigger = trigger_removal(store, run_id, pool, sample_index, flagged, config, device)
+        removed = np.union1d(removed, trigger.pop("matched_index"))
     cleaned = train_run(cleaned_config(attacked, run_id, removed, config), store, device, progress)
     after = cleaned.metrics
     exre = None
@@ -222,6 +296,8 @@ def remediate(
         "class": detection["class"],
         "removed": len(removed),
         "removed_poisoned": int(pool.is_poisoned[removed].sum()),
+        "flagged": int(flagged.sum()),
+        "trigger": trigger,
         "n_poisoned": int(pool.is_poisoned.sum()),
         "clean_accuracy_before": before["clean_accuracy"],
         "clean_accuracy_after": after["clean_accuracy"],

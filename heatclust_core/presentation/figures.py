@@ -455,3 +455,22 @@ def exre_table(remediation: dict, class_names: Sequence[str]) -> pd.DataFrame | 
             }
         )
     return pd.DataFrame(rows)
+
+
+def trigger_patch_figure(trigger: dict) -> go.Figure | None:
+    """The recovered trigger patch, drawn pixel by pixel (None if no patch was found)."""
+    if not trigger or trigger.get("patch") is None:
+        return None
+    patch = np.clip(np.asarray(trigger["patch"], dtype=float) * 255, 0, 255).astype(np.uint8)
+    figure = go.Figure(
+        go.Image(z=patch, hovertemplate="row %{y}, col %{x}<br>RGB %{z}<extra></extra>")
+    )
+    figure.update_layout(
+        width=160,
+        height=160,
+        margin=dict(l=0, r=0, t=24, b=0),
+        title=dict(text="recovered trigger", font=dict(size=12)),
+    )
+    figure.update_xaxes(visible=False)
+    figure.update_yaxes(visible=False)
+    return figure

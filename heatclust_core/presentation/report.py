@@ -23,6 +23,7 @@ from heatclust_core.attacks.preview import attack_preview
 from heatclust_core.detection.remediation import load_remediations
 from heatclust_core.detection.run import load_detections
 from heatclust_core.detection.scan import load_scans
+from heatclust_core.detection.trigger import trigger_summary
 from heatclust_core.explain.gallery import heatmap_gallery
 from heatclust_core.presentation.figures import (
     DETECTOR_NAMES,
@@ -183,12 +184,27 @@ def run_report(store: RunStore, run_id: str, gallery_size: int = 6) -> str:
         page.heading("Defence: flagged samples removed, network trained again")
         for remediation in remediations.values:
             name = DETECTOR_NAMES.get(remediation["detector"], remediation["detector"])
+            trigger = remediation.get("trigger")
             page.text(
                 f"{name}, {remediation['mode']}: run {remediation['run_id']} without the "
-                f"{remediation['removed']} flagged samples, {remediation['removed_poisoned']} of "
-                f"the {remediation['n_poisoned']} poisons among them; DER "
-                f"{remediation['der']:.3f}."
+                f"{remediation['removed']} "
+                + (
+                    "samples flagged or holding the recovered trigger"
+                    if trigger and trigger["found"]
+                    else "flagged samples"
+                )
+                + f", {remediation['removed_poisoned']} of the {remediation['n_poisoned']} "
+                f"poisons among them; DER {remediation['der']:.3f}."
             )
+            if trigger:
+                page.text(trigger_summary(trigger).capitalize() + ".")
+                if trigger["found"]:
+                    patch = np.asarray(trigger["patch"], dtype=float)
+                    page.images(
+                        np.clip(patch * 255, 0, 255).astype(np.uint8)[None],
+                        "the recovered trigger",
+                        scale=16,
+                    )
             page.table(remediation_table(remediation), digits=4)
             page.chart(remediation_asr_figure(remediation, names))
             exre = exre_table(remediation, names)

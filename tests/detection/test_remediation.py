@@ -41,8 +41,12 @@ def test_remediation_trains_the_run_without_the_flagged_samples(tiny_run, mode):
     result = remediate(store, run_id, config, "cpu")
     detection = load_detection(store, run_id, config.detect)
     flagged = np.isin(detection["cluster_labels"], detection["flagged_clusters"])
-    removed = np.asarray(detection["sample_index"])[flagged]
-    assert result["removed"] == len(removed) == len(result["removed_index"])
+    flagged_ids = np.asarray(detection["sample_index"])[flagged]
+    # The flags, and the samples holding the trigger the search recovered from them.
+    removed = np.asarray(result["removed_index"])
+    assert np.isin(flagged_ids, removed).all() and result["flagged"] == len(flagged_ids)
+    trigger = result["trigger"]
+    assert result["removed"] == len(removed) == len(flagged_ids) + trigger["added"]
     attacked_pool = store.load_train_set(run_id)
     assert result["removed_poisoned"] == int(attacked_pool.is_poisoned[removed].sum())
 
@@ -140,14 +144,52 @@ def test_a_selection_outside_the_class_is_refused_before_training(tiny_run, remo
     assert caught.value.parameter == "removed"
 
 
-def test_names_of_remediations_saved_before_selections_are_kept():
+def test_names_of_remediations_saved_before_selections_and_the_trigger_search_are_kept():
     import hashlib
     import json
 
-    config = RemediateConfig(mode="finetune")
-    content = config.model_dump(exclude={"detect", "removed"}) | {
+    config = RemediateConfig(mode="finetune", trigger_search=False)
+    trigger_fields = {"trigger_search", "trigger_max_size", "trigger_tolerance"}
+    content = config.model_dump(exclude={"detect", "removed"} | trigger_fields) | {
         "detect": config.detect.result_name()
     }
     digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
     assert config.result_name() == f"finetune-{digest[:10]}"
     assert RemediateConfig(removed=(1, 2)).result_name() != RemediateConfig().result_name()
+    searched = RemediateConfig(mode="finetune")
+    assert searched.result_name() != config.result_name()
+    assert searched.model_copy(update={"trigger_tolerance": 0.1}).result_name() != (
+        searched.result_name()
+    )
+
+
+def test_the_trigger_search_removes_the_poisons_the_flags_missed(tiny_run, monkeypatch):
+    # Heatmaps that peak on each sticker, as a trained network's do on the poisons it reads
+    # through the trigger; the flags hold only half of the class's poisons.
+    from heatclust_core.detection import remediation
+    from heatclust_core.explain.lrp import Explanation
+
+    store, run_id = tiny_run
+    pool = store.load_train_set(run_id)
+    target = store.load_config(run_id).attack.target
+    members = np.flatnonzero(pool.data.labels == target)
+    poisons = np.flatnonzero(pool.is_poisoned[members])
+    flagged = np.zeros(len(members), dtype=bool)
+    flagged[poisons[: len(poisons) // 2 + 1]] = True
+
+    def peaked(model, images, classes, device, options):
+        index_of = {pool.data.images[i].tobytes(): i for i in members}
+        maps = np.zeros((len(images), *images.shape[1:3]), dtype=np.float32)
+        for m, image in zip(maps, images, strict=True):
+            r, c = pool.trigger_positions[index_of[image.tobytes()]]
+            m[r : r + 3, c : c + 3] = 1.0
+        return Explanation(maps[:, None].repeat(3, axis=1), np.zeros((len(images), 2)), classes)
+
+    monkeypatch.setattr(remediation, "explain", peaked)
+    found = remediation.trigger_removal(
+        store, run_id, pool, members, flagged, RemediateConfig(), "cpu"
+    )
+    assert found["found"] and found["size"] == 3 and found["support"] == 1.0
+    assert sorted(found["matched_index"]) == sorted(members[poisons])
+    assert found["matched"] == found["matched_poisoned"] == len(poisons)
+    assert found["added"] == found["added_poisoned"] == len(poisons) - flagged.sum()

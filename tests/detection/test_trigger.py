@@ -1,0 +1,103 @@
+"""Trigger recovery on small seeded images: a pasted patch is read off the flagged samples'
+heatmaps and found in every image that holds it; a false alarm yields no patch."""
+
+import numpy as np
+import pytest
+
+from heatclust_core.detection.trigger import (
+    best_matches,
+    densest_windows,
+    recover_trigger,
+    trigger_summary,
+)
+
+STICKER = np.array([200, 220, 40], dtype=np.uint8)  # yellow-green
+
+
+def _images(rng, n=60, side=16):
+    return rng.integers(0, 256, size=(n, side, side, 3), dtype=np.uint8)
+
+
+def _paste(images, ids, size, rng):
+    corners = rng.integers(0, images.shape[1] - size + 1, size=(len(ids), 2))
+    for i, (r, c) in zip(ids, corners, strict=True):
+        images[i, r : r + size, c : c + size] = STICKER
+    return corners
+
+
+def _heatmaps(rng, corners, size, side=16, offset=0):
+    """Noise with a bump over each corner's size x size window (moved by `offset` px)."""
+    maps = rng.random((len(corners), side, side)) * 0.1
+    for m, (r, c) in zip(maps, corners, strict=True):
+        r, c = min(r + offset, side - size), min(c + offset, side - size)
+        m[r : r + size, c : c + size] += 1.0
+    return maps
+
+
+def test_densest_window_and_best_match_find_the_pasted_patch():
+    rng = np.random.default_rng(0)
+    images = _images(rng, n=5)
+    corners = _paste(images, range(5), 3, rng)
+    assert np.array_equal(densest_windows(_heatmaps(rng, corners, 3), 3), corners)
+    patch = np.broadcast_to(STICKER / 255, (3, 3, 3))
+    distance, position = best_matches(images, patch)
+    assert np.all(distance == 0) and np.array_equal(position, corners)
+
+
+def test_the_patch_of_the_flagged_samples_is_found_in_the_poisons_they_missed():
+    rng = np.random.default_rng(1)
+    images = _images(rng)
+    poisons = np.arange(20)
+    corners = _paste(images, poisons, 3, rng)
+    flagged = poisons[:15]  # the detector missed five poisons
+    # Relevance a pixel off the sticker in a third of them: the alignment recovers it.
+    heatmaps = np.concatenate(
+        [_heatmaps(rng, corners[:10], 3), _heatmaps(rng, corners[10:15], 3, offset=1)]
+    )
+    search = recover_trigger(images, flagged, heatmaps)
+    assert search.found and search.size == 3
+    assert np.allclose(search.patch, STICKER / 255, atol=1e-6)
+    assert np.array_equal(np.flatnonzero(search.matched), poisons)
+    assert search.support == 1.0 and search.background == pytest.approx(5 / 45)
+    assert np.array_equal(search.position[poisons], corners)
+
+
+def test_the_largest_shared_patch_is_the_stickers_size():
+    rng = np.random.default_rng(2)
+    images = _images(rng)
+    corners = _paste(images, np.arange(20), 2, rng)
+    search = recover_trigger(images, np.arange(20), _heatmaps(rng, corners, 2), max_size=5)
+    assert search.found and search.size == 2
+    assert np.array_equal(np.flatnonzero(search.matched), np.arange(20))
+
+
+def test_a_false_alarm_shares_no_patch_and_adds_nothing():
+    rng = np.random.default_rng(3)
+    images = _images(rng)
+    flagged = np.arange(30, 45)  # clean samples, relevance wherever
+    corners = rng.integers(0, 14, size=(15, 2))
+    search = recover_trigger(images, flagged, _heatmaps(rng, corners, 3))
+    assert not search.found and search.patch is None and not search.matched.any()
+    assert search.support < 0.5
+    summary = {
+        "found": False,
+        "size": search.size,
+        "support": search.support,
+        "background": search.background,
+    }
+    assert trigger_summary(summary).endswith("nothing added")
+
+
+def test_a_patch_as_common_outside_the_flags_is_no_trigger():
+    # Every image holds the sticker: the flagged samples share it, but so does the rest.
+    rng = np.random.default_rng(4)
+    images = _images(rng)
+    corners = _paste(images, np.arange(60), 3, rng)
+    search = recover_trigger(images, np.arange(10), _heatmaps(rng, corners[:10], 3))
+    assert search.support == 1.0 and search.background == 1.0 and not search.found
+
+
+def test_heatmaps_must_match_the_flags():
+    rng = np.random.default_rng(5)
+    with pytest.raises(ValueError, match="3 flagged samples but 2 heatmaps"):
+        recover_trigger(_images(rng, n=5), np.arange(3), np.zeros((2, 16, 16)))
