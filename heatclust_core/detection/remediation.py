@@ -195,6 +195,10 @@ def exclusionary_reclassification(
     return verdicts
 
 
+# Samples of the other classes the trigger search compares the class with, at most.
+TRIGGER_CONTROL_SAMPLES = 4000
+
+
 def trigger_removal(
     store: RunStore,
     run_id: str,
@@ -216,20 +220,29 @@ def trigger_removal(
         torch_device,
         LRPOptions(composite=config.detect.lrp_composite),
     ).heatmaps()
+    others = np.flatnonzero(pool.data.labels != pool.data.labels[sample_index[0]])
+    rng = np.random.default_rng(config.detect.seed)
+    if len(others) > TRIGGER_CONTROL_SAMPLES:
+        others = np.sort(rng.choice(others, TRIGGER_CONTROL_SAMPLES, replace=False))
     search = recover_trigger(
         pool.data.images[sample_index],
         np.flatnonzero(flagged),
         heatmaps,
+        pool.data.images[others],
         config.trigger_max_size,
         config.trigger_tolerance,
+        config.detect.seed,
     )
     matched = sample_index[search.matched]
     added = search.matched & ~flagged
     return {
         "found": search.found,
         "size": search.size,
+        "holders": search.holders,
         "support": search.support,
         "background": search.background,
+        "class_share": search.class_share,
+        "other_share": search.other_share,
         "patch": None if search.patch is None else np.round(search.patch, 4).tolist(),
         "matched": int(search.matched.sum()),
         "matched_poisoned": int(pool.is_poisoned[matched].sum()),

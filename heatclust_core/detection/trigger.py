@@ -3,13 +3,15 @@
 A detector flags the samples whose heatmaps or activations look like the poisons'; it misses
 the poisons whose heatmaps hold little of the trigger (on the default run HC's 14 missed
 poisons hold a median 0.24 of their relevance in the sticker, the found ones 0.68). Those
-images still carry the sticker itself. Where the flagged samples' relevance peaks, their
-images share one patch: its pixelwise median over the flagged samples is the trigger, and any
-sample of the class holding that patch (to a per-pixel tolerance) is poisoned however its
-network reads it. A patch found in most flagged samples and in far fewer of the rest is a
-trigger; a false alarm's peaks (sign content, background) give no such patch, and nothing is
-added. Patches pasted as they are (the sticker attacks, label-consistent included) are found;
-an additive trigger (the reduced-amplitude attack) changes with the image under it and is not.
+images still carry the sticker itself. Where a poison's relevance peaks, its image holds the
+sticker, pixel for pixel the same in every poison: of the flagged samples' densest windows,
+the one the most flagged images hold is the candidate, even where the poisons are a minority
+of the flags. It is a trigger if enough flagged samples hold it and it is far more common in
+the class than in the other classes (a natural patch, a flat background, is common in every
+class; the sticker's poisons are all relabelled into this one), and then every sample of the
+class holding it (to a per-pixel tolerance) is poisoned however its network reads it. Patches
+pasted as they are (the sticker attacks, label-consistent included) are found; an additive
+trigger (the reduced-amplitude attack) changes with the image under it and is not.
 """
 
 from __future__ import annotations
@@ -19,30 +21,34 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-# A patch is the trigger when at least this share of the flagged samples holds it ...
-MIN_SUPPORT = 0.5
-# ... and it is at least this many times more common among them than among the rest.
-MIN_SPECIFICITY = 2.0
-# Rounds of re-aligning each flagged sample's window (by a pixel) to the current median patch.
-ALIGN_ROUNDS = 3
+# A patch is the trigger when at least this many flagged samples hold it ...
+MIN_HOLDERS = 5
+# ... and it is at least this many times more common in the class than in the other classes.
+MIN_ENRICHMENT = 10.0
+# Densest windows tried as the patch, at most (a seeded sample of the flagged samples').
+MAX_CANDIDATES = 128
 _CHUNK = 256
 
 
 @dataclass(frozen=True)
 class TriggerSearch:
     """patch: (s, s, 3) in [0, 1], the recovered trigger (None if none was found); size: s px;
-    support: share of the flagged samples holding it; background: share of the others holding
-    it; distance: (N,) over the searched samples, the smallest largest per-pixel difference
-    between the patch and any s x s window of the image (0..1); position: (N, 2) that window's
-    top-left (row, col); matched: (N,) distance <= tolerance (all False if no patch was found).
-    Where none was found, size, support, background and distance are those of the size whose
-    patch the most flagged samples held.
+    holders: flagged samples holding it; support: their share of the flagged samples;
+    background: share of the class's other samples holding it; class_share: share of the
+    whole class holding it; other_share: share of the other classes' samples holding it;
+    distance: (N,) over the class, the smallest largest per-pixel difference between the patch
+    and any s x s window of the image (0..1); position: (N, 2) that window's top-left (row,
+    col); matched: (N,) distance <= tolerance (all False if no patch was found). Where none
+    was found, the other fields are those of the size whose patch the most flagged samples held.
     """
 
     patch: np.ndarray | None
     size: int
+    holders: int
     support: float
     background: float
+    class_share: float
+    other_share: float
     distance: np.ndarray
     position: np.ndarray
     matched: np.ndarray
@@ -80,93 +86,149 @@ def best_matches(images: np.ndarray, patch: np.ndarray) -> tuple[np.ndarray, np.
     return np.concatenate(distance), np.concatenate(position)
 
 
-def _median_patch(images: np.ndarray, corners: np.ndarray, size: int) -> np.ndarray:
-    windows = [images[i, r : r + size, c : c + size] for i, (r, c) in enumerate(corners)]
-    return np.median(np.stack(windows).astype(np.float32) / 255, axis=0)
-
-
-def _align(images: np.ndarray, corners: np.ndarray, patch: np.ndarray) -> np.ndarray:
-    """Each image's window within a pixel of its corner that is closest to `patch`."""
-    size = patch.shape[0]
-    limit = np.array(images.shape[1:3]) - size
-    best_corners = corners.copy()
-    best = np.full(len(images), np.inf)
-    for shift in [(dr, dc) for dr in (-1, 0, 1) for dc in (-1, 0, 1)]:
-        moved = np.clip(corners + shift, 0, limit)
-        windows = np.stack(
-            [images[i, r : r + size, c : c + size] for i, (r, c) in enumerate(moved)]
+def _window(images: np.ndarray, corners: np.ndarray, size: int) -> np.ndarray:
+    """(M, s, s, 3) in [0, 1]: each image's s x s window at its corner."""
+    return (
+        np.stack(
+            [images[i, r : r + size, c : c + size] for i, (r, c) in enumerate(corners)]
         ).astype(np.float32)
-        difference = np.abs(windows / 255 - patch).reshape(len(images), -1).max(axis=1)
-        closer = difference < best
-        best[closer], best_corners[closer] = difference[closer], moved[closer]
-    return best_corners
+        / 255
+    )
 
 
-def _search_at(images, flagged, heatmaps, size, tolerance) -> TriggerSearch:
-    corners = densest_windows(heatmaps, size)
+def _holders(images: np.ndarray, candidates: np.ndarray, tolerance: float) -> np.ndarray:
+    """(C, N) bool: whether image n holds candidate c ((C, s, s, 3) in [0, 1]) in some window
+    within `tolerance` per pixel. Windows within the Euclidean radius that this implies are
+    found by one matrix product a chunk; only those are checked pixel by pixel."""
+    size = candidates.shape[1]
+    flat = torch.from_numpy(candidates.astype(np.float32)).permute(0, 3, 1, 2).flatten(1)
+    radius = tolerance * tolerance * flat.shape[1] + 1e-5  # rounding of the expansion below
+    norms = (flat * flat).sum(1)
+    held = torch.zeros(len(candidates), len(images), dtype=torch.bool)
+    for start in range(0, len(images), _CHUNK // 4):
+        batch = torch.from_numpy(images[start : start + _CHUNK // 4]).permute(0, 3, 1, 2)
+        windows = torch.nn.functional.unfold(batch.float() / 255, size).transpose(1, 2)
+        squared = (
+            (windows * windows).sum(2)[:, None, :]
+            + norms[None, :, None]
+            - 2 * torch.einsum("bld,cd->bcl", windows, flat)
+        )
+        image, candidate, window = (squared <= radius).nonzero(as_tuple=True)
+        exact = (windows[image, window] - flat[candidate]).abs().amax(1) <= tolerance
+        held[candidate[exact], start + image[exact]] = True
+    return held.numpy()
+
+
+def _most_shared_patch(
+    flagged_images: np.ndarray, corners: np.ndarray, size: int, tolerance: float, rng
+) -> tuple[np.ndarray, int]:
+    """Of the flagged samples' densest windows, the one the most flagged images hold (each
+    within `tolerance` somewhere), as the median of those images' matching windows; and how
+    many hold it. The poisons whose relevance peaks on the sticker all offer the same patch, so
+    it wins even where they are a minority of the flags."""
+    candidates = _window(flagged_images, corners, size)
+    if len(candidates) > MAX_CANDIDATES:
+        # Sampled before duplicates are merged, so a patch many flagged samples offer is in.
+        candidates = candidates[rng.choice(len(candidates), MAX_CANDIDATES, replace=False)]
+    candidates = np.unique(candidates, axis=0)
+    held = _holders(flagged_images, candidates, tolerance)
+    best = int(held.sum(1).argmax())
+    _, position = best_matches(flagged_images[held[best]], candidates[best])
+    patch = np.median(_window(flagged_images[held[best]], position, size), axis=0)
+    return patch, int(held[best].sum())
+
+
+def _search_at(images, flagged, heatmaps, other_images, size, tolerance, rng) -> TriggerSearch:
     flagged_images = images[flagged]
-    patch = _median_patch(flagged_images, corners, size)
-    for _ in range(ALIGN_ROUNDS):
-        aligned = _align(flagged_images, corners, patch)
-        if np.array_equal(aligned, corners):
-            break
-        corners = aligned
-        patch = _median_patch(flagged_images, corners, size)
+    patch, holders = _most_shared_patch(
+        flagged_images, densest_windows(heatmaps, size), size, tolerance, rng
+    )
     distance, position = best_matches(images, patch)
     matched = distance <= tolerance
-    others = np.ones(len(images), dtype=bool)
-    others[flagged] = False
-    support = float(matched[flagged].mean())
-    background = float(matched[others].mean()) if others.any() else 0.0
-    return TriggerSearch(patch, size, support, background, distance, position, matched)
+    rest = np.ones(len(images), dtype=bool)
+    rest[flagged] = False
+    other_distance, _ = best_matches(other_images, patch)
+    return TriggerSearch(
+        patch,
+        size,
+        holders=holders,
+        support=float(matched[flagged].mean()),
+        background=float(matched[rest].mean()) if rest.any() else 0.0,
+        class_share=float(matched.mean()),
+        other_share=float((other_distance <= tolerance).mean()) if len(other_images) else 0.0,
+        distance=distance,
+        position=position,
+        matched=matched,
+    )
+
+
+def _is_trigger(search: TriggerSearch, n_others: int) -> bool:
+    """Enough flagged samples hold the patch, and it is far more common in this class than in
+    the others (a natural patch, such as a flat background, is common in every class)."""
+    # Add-one smoothing: a patch absent from the other classes is not infinitely enriched.
+    other = (search.other_share * n_others + 1) / (n_others + 1)
+    return search.holders >= MIN_HOLDERS and search.class_share >= MIN_ENRICHMENT * other
 
 
 def recover_trigger(
     images: np.ndarray,
     flagged: np.ndarray,
     heatmaps: np.ndarray,
+    other_images: np.ndarray,
     max_size: int = 5,
     tolerance: float = 0.02,
+    seed: int = 0,
 ) -> TriggerSearch:
     """Recover a pasted trigger from the flagged samples and find it in all of `images`.
 
     images: (N, H, W, 3) uint8, the class searched; flagged: (M,) indices into images of a
-    detector's flags; heatmaps: (M, H, W) their LRP heatmaps. Sizes from max_size down to 2 px
-    are tried and the largest at which one patch is a trigger (MIN_SUPPORT, MIN_SPECIFICITY)
-    wins: a window larger than the sticker takes in the varying image around it.
-    tolerance: largest per-pixel difference (0..1) at which a window holds the patch."""
+    detector's flags; heatmaps: (M, H, W) their LRP heatmaps; other_images: (K, H, W, 3)
+    uint8 samples of the other classes (the control). Sizes from max_size down to 2 px are
+    tried and the largest at which the most shared patch is a trigger (MIN_HOLDERS,
+    MIN_ENRICHMENT) wins: a window larger than the sticker takes in the varying image around
+    it. tolerance: largest per-pixel difference (0..1) at which a window holds the patch."""
     flagged = np.asarray(flagged, dtype=np.int64)
     if len(flagged) != len(heatmaps):
         raise ValueError(f"{len(flagged)} flagged samples but {len(heatmaps)} heatmaps")
+    rng = np.random.default_rng(seed)
     closest = None  # the size whose patch the most flagged samples hold, if none is a trigger
     if len(flagged):
         for size in range(min(max_size, *images.shape[1:3]), 1, -1):
-            search = _search_at(images, flagged, heatmaps, size, tolerance)
-            if search.support >= MIN_SUPPORT and search.support >= MIN_SPECIFICITY * (
-                search.background
-            ):
+            search = _search_at(images, flagged, heatmaps, other_images, size, tolerance, rng)
+            if _is_trigger(search, len(other_images)):
                 return search
-            if closest is None or search.support > closest.support:
+            if closest is None or search.holders > closest.holders:
                 closest = search
     if closest is None:
         n = len(images)
         return TriggerSearch(
-            None, 0, 0.0, 0.0, np.full(n, np.inf), np.zeros((n, 2), np.int64), np.zeros(n, bool)
+            None,
+            0,
+            0,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            np.full(n, np.inf),
+            np.zeros((n, 2), np.int64),
+            np.zeros(n, bool),
         )
     return replace(closest, patch=None, matched=np.zeros(len(images), dtype=bool))
 
 
 def trigger_summary(trigger: dict) -> str:
     """One line on a remediation's trigger search."""
+    held = (
+        f"held by {trigger['holders']} flagged samples ({trigger['support']:.0%}), "
+        f"{trigger['background']:.0%} of the class's other samples and "
+        f"{trigger['other_share']:.1%} of the other classes'"
+    )
     if not trigger["found"]:
         return (
-            f"trigger search: no patch shared by the flagged samples (best {trigger['size']} px: "
-            f"{trigger['support']:.0%} of them, {trigger['background']:.0%} of the rest); "
-            "nothing added"
+            f"trigger search: no patch of the flagged samples is a trigger (the most shared, "
+            f"{trigger['size']} px, is {held}); nothing added"
         )
     return (
-        f"trigger search: a {trigger['size']} x {trigger['size']} px patch in "
-        f"{trigger['support']:.0%} of the flagged samples and {trigger['background']:.0%} of "
-        f"the rest; {trigger['added']} more samples removed ({trigger['added_poisoned']} "
-        "poisoned)"
+        f"trigger search: a {trigger['size']} x {trigger['size']} px patch {held}; "
+        f"{trigger['added']} more samples removed ({trigger['added_poisoned']} poisoned)"
     )

@@ -46,58 +46,82 @@ def test_densest_window_and_best_match_find_the_pasted_patch():
 
 def test_the_patch_of_the_flagged_samples_is_found_in_the_poisons_they_missed():
     rng = np.random.default_rng(1)
-    images = _images(rng)
+    images, others = _images(rng), _images(rng, n=200)
     poisons = np.arange(20)
     corners = _paste(images, poisons, 3, rng)
     flagged = poisons[:15]  # the detector missed five poisons
-    # Relevance a pixel off the sticker in a third of them: the alignment recovers it.
+    # Relevance a pixel off the sticker in a third of them: the others' windows hold it.
     heatmaps = np.concatenate(
         [_heatmaps(rng, corners[:10], 3), _heatmaps(rng, corners[10:15], 3, offset=1)]
     )
-    search = recover_trigger(images, flagged, heatmaps)
-    assert search.found and search.size == 3
+    search = recover_trigger(images, flagged, heatmaps, others)
+    assert search.found and search.size == 3 and search.holders == 15
     assert np.allclose(search.patch, STICKER / 255, atol=1e-6)
     assert np.array_equal(np.flatnonzero(search.matched), poisons)
     assert search.support == 1.0 and search.background == pytest.approx(5 / 45)
+    assert search.class_share == pytest.approx(20 / 60) and search.other_share == 0
     assert np.array_equal(search.position[poisons], corners)
+
+
+def test_the_sticker_is_found_where_the_poisons_are_a_minority_of_the_flags():
+    rng = np.random.default_rng(6)
+    images, others = _images(rng), _images(rng, n=200)
+    corners = _paste(images, np.arange(12), 3, rng)
+    flagged = np.concatenate([np.arange(8), np.arange(30, 50)])  # 8 poisons, 20 clean
+    heatmaps = _heatmaps(rng, np.concatenate([corners[:8], rng.integers(0, 14, (20, 2))]), 3)
+    search = recover_trigger(images, flagged, heatmaps, others)
+    assert search.found and search.holders == 8
+    assert search.support == pytest.approx(8 / 28)
+    assert np.array_equal(np.flatnonzero(search.matched), np.arange(12))
 
 
 def test_the_largest_shared_patch_is_the_stickers_size():
     rng = np.random.default_rng(2)
-    images = _images(rng)
+    images, others = _images(rng), _images(rng, n=200)
     corners = _paste(images, np.arange(20), 2, rng)
-    search = recover_trigger(images, np.arange(20), _heatmaps(rng, corners, 2), max_size=5)
+    search = recover_trigger(images, np.arange(20), _heatmaps(rng, corners, 2), others, max_size=5)
     assert search.found and search.size == 2
     assert np.array_equal(np.flatnonzero(search.matched), np.arange(20))
 
 
 def test_a_false_alarm_shares_no_patch_and_adds_nothing():
     rng = np.random.default_rng(3)
-    images = _images(rng)
+    images, others = _images(rng), _images(rng, n=200)
     flagged = np.arange(30, 45)  # clean samples, relevance wherever
     corners = rng.integers(0, 14, size=(15, 2))
-    search = recover_trigger(images, flagged, _heatmaps(rng, corners, 3))
+    search = recover_trigger(images, flagged, _heatmaps(rng, corners, 3), others)
     assert not search.found and search.patch is None and not search.matched.any()
-    assert search.support < 0.5
+    assert search.holders == 1
     summary = {
         "found": False,
         "size": search.size,
+        "holders": search.holders,
         "support": search.support,
         "background": search.background,
+        "other_share": search.other_share,
     }
     assert trigger_summary(summary).endswith("nothing added")
 
 
-def test_a_patch_as_common_outside_the_flags_is_no_trigger():
-    # Every image holds the sticker: the flagged samples share it, but so does the rest.
+def test_a_patch_as_common_in_the_other_classes_is_no_trigger():
+    # A flat patch every image holds, a class's own or not (a background, say).
     rng = np.random.default_rng(4)
-    images = _images(rng)
+    images, others = _images(rng), _images(rng, n=200)
     corners = _paste(images, np.arange(60), 3, rng)
-    search = recover_trigger(images, np.arange(10), _heatmaps(rng, corners[:10], 3))
-    assert search.support == 1.0 and search.background == 1.0 and not search.found
+    _paste(others, np.arange(200), 3, rng)
+    search = recover_trigger(images, np.arange(10), _heatmaps(rng, corners[:10], 3), others)
+    assert search.holders == 10 and search.other_share == 1.0 and not search.found
+
+
+def test_a_patch_too_few_flagged_samples_hold_is_no_trigger():
+    rng = np.random.default_rng(7)
+    images, others = _images(rng), _images(rng, n=200)
+    corners = _paste(images, np.arange(4), 3, rng)
+    search = recover_trigger(images, np.arange(4), _heatmaps(rng, corners, 3), others)
+    assert search.holders == 4 and not search.found
 
 
 def test_heatmaps_must_match_the_flags():
     rng = np.random.default_rng(5)
     with pytest.raises(ValueError, match="3 flagged samples but 2 heatmaps"):
-        recover_trigger(_images(rng, n=5), np.arange(3), np.zeros((2, 16, 16)))
+        recover_trigger(_images(rng, n=5), np.arange(3), np.zeros((2, 16, 16)), _images(rng))
