@@ -73,16 +73,21 @@ def best_matches(images: np.ndarray, patch: np.ndarray) -> tuple[np.ndarray, np.
     images' s x s windows of the largest per-pixel difference, and (N, 2) that window's
     top-left (row, col)."""
     size = patch.shape[0]
-    width = images.shape[2] - size + 1
-    reference = torch.from_numpy(patch.astype(np.float32)).permute(2, 0, 1).reshape(-1, 1)
+    rows, cols = images.shape[1] - size + 1, images.shape[2] - size + 1
+    reference = torch.from_numpy(patch.astype(np.float32)).permute(2, 0, 1)[None]
     distance, position = [], []
     for start in range(0, len(images), _CHUNK):
         batch = torch.from_numpy(images[start : start + _CHUNK]).permute(0, 3, 1, 2).float() / 255
-        windows = torch.nn.functional.unfold(batch, size)  # (B, 3 s s, windows)
-        differences = (windows - reference).abs().amax(dim=1)
-        smallest, where = differences.min(dim=1)
+        # The largest difference over the window, one of its s x s offsets at a time.
+        worst = torch.zeros(len(batch), rows, cols)
+        for dr in range(size):
+            for dc in range(size):
+                shifted = batch[:, :, dr : dr + rows, dc : dc + cols]
+                difference = (shifted - reference[:, :, dr : dr + 1, dc : dc + 1]).abs_()
+                torch.maximum(worst, difference.amax(1), out=worst)
+        smallest, where = worst.flatten(1).min(dim=1)
         distance.append(smallest.numpy())
-        position.append(np.stack([where.numpy() // width, where.numpy() % width], axis=1))
+        position.append(np.stack([where.numpy() // cols, where.numpy() % cols], axis=1))
     return np.concatenate(distance), np.concatenate(position)
 
 
@@ -98,23 +103,28 @@ def _window(images: np.ndarray, corners: np.ndarray, size: int) -> np.ndarray:
 
 def _holders(images: np.ndarray, candidates: np.ndarray, tolerance: float) -> np.ndarray:
     """(C, N) bool: whether image n holds candidate c ((C, s, s, 3) in [0, 1]) in some window
-    within `tolerance` per pixel. Windows within the Euclidean radius that this implies are
-    found by one matrix product a chunk; only those are checked pixel by pixel."""
+    within `tolerance` per pixel. The windows within the Euclidean radius that this implies
+    come from one convolution a chunk; only those are checked pixel by pixel."""
     size = candidates.shape[1]
-    flat = torch.from_numpy(candidates.astype(np.float32)).permute(0, 3, 1, 2).flatten(1)
-    radius = tolerance * tolerance * flat.shape[1] + 1e-5  # rounding of the expansion below
-    norms = (flat * flat).sum(1)
+    filters = torch.from_numpy(candidates.astype(np.float32)).permute(0, 3, 1, 2)
+    radius = tolerance * tolerance * filters[0].numel() + 1e-5  # rounding of the expansion
+    norms = filters.square().sum(dim=(1, 2, 3))
     held = torch.zeros(len(candidates), len(images), dtype=torch.bool)
-    for start in range(0, len(images), _CHUNK // 4):
-        batch = torch.from_numpy(images[start : start + _CHUNK // 4]).permute(0, 3, 1, 2)
-        windows = torch.nn.functional.unfold(batch.float() / 255, size).transpose(1, 2)
+    for start in range(0, len(images), _CHUNK):
+        batch = torch.from_numpy(images[start : start + _CHUNK]).permute(0, 3, 1, 2).float() / 255
+        energy = torch.nn.functional.avg_pool2d(
+            batch.square().sum(1, keepdim=True), size, stride=1
+        ) * (size * size)
         squared = (
-            (windows * windows).sum(2)[:, None, :]
-            + norms[None, :, None]
-            - 2 * torch.einsum("bld,cd->bcl", windows, flat)
+            energy + norms[None, :, None, None] - 2 * torch.nn.functional.conv2d(batch, filters)
         )
-        image, candidate, window = (squared <= radius).nonzero(as_tuple=True)
-        exact = (windows[image, window] - flat[candidate]).abs().amax(1) <= tolerance
+        image, candidate, row, col = (squared <= radius).nonzero(as_tuple=True)
+        worst = torch.zeros(len(image))
+        for dr in range(size):
+            for dc in range(size):
+                pixel = batch[image, :, row + dr, col + dc]
+                worst = torch.maximum(worst, (pixel - filters[candidate, :, dr, dc]).abs().amax(1))
+        exact = worst <= tolerance
         held[candidate[exact], start + image[exact]] = True
     return held.numpy()
 
@@ -143,6 +153,19 @@ def _search_at(images, flagged, heatmaps, other_images, size, tolerance, rng) ->
     patch, holders = _most_shared_patch(
         flagged_images, densest_windows(heatmaps, size), size, tolerance, rng
     )
+    if holders < MIN_HOLDERS:  # no trigger whatever the rest holds: spare the control's search
+        return TriggerSearch(
+            None,
+            size,
+            holders,
+            holders / len(flagged),
+            0.0,
+            0.0,
+            0.0,
+            np.full(len(images), np.inf),
+            np.zeros((len(images), 2), np.int64),
+            np.zeros(len(images), dtype=bool),
+        )
     distance, position = best_matches(images, patch)
     matched = distance <= tolerance
     rest = np.ones(len(images), dtype=bool)
