@@ -24,7 +24,9 @@ import torch
 # A patch is the trigger when at least this many flagged samples hold it ...
 MIN_HOLDERS = 5
 # ... and it is at least this many times more common in the class than in the other classes.
-MIN_ENRICHMENT = 10.0
+# Natural 2 px patches (a sign's flat colours) reach 43x in some clean classes; a pasted
+# sticker on 10 % of a class, 400x against 4,000 other samples (README, "The trigger search").
+MIN_ENRICHMENT = 100.0
 # Densest windows tried as the patch, at most (a seeded sample of the flagged samples').
 MAX_CANDIDATES = 128
 _CHUNK = 256
