@@ -16,6 +16,7 @@ import numpy as np
 from pydantic import Field
 
 from heatclust_core.attacks.metrics import predict
+from heatclust_core.attacks.poison import PoisonedSet
 from heatclust_core.config import BaseConfig, RemovalConfig, RemovalMode, RunConfig
 from heatclust_core.detection.config import DetectConfig
 from heatclust_core.detection.run import load_detection, resolve_class, run_detection
@@ -202,14 +203,15 @@ TRIGGER_CONTROL_SAMPLES = 4000
 def trigger_removal(
     store: RunStore,
     run_id: str,
-    pool,
+    pool: PoisonedSet,
     sample_index: np.ndarray,
     flagged: np.ndarray,
     config: RemediateConfig,
     device: str,
 ) -> dict:
-    """The trigger search over the detection's class: what it found, and matched_index, the
-    pool indices of the samples holding the trigger (empty if none was found)."""
+    """The trigger search over the detection's class (sample_index: its pool indices, flagged:
+    (N,) bool over them): what it found, and matched_index, the pool indices of the samples
+    holding the trigger (empty if none was found)."""
     torch_device = pick_device(device)
     model = store.load_model(run_id, torch_device)
     flagged_ids = sample_index[flagged]
@@ -221,6 +223,8 @@ def trigger_removal(
         LRPOptions(composite=config.detect.lrp_composite),
     ).heatmaps()
     others = np.flatnonzero(pool.data.labels != pool.data.labels[sample_index[0]])
+    if pool.image_available is not None:  # a shipped example keeps only its class's images
+        others = others[pool.image_available[others]]
     rng = np.random.default_rng(config.detect.seed)
     if len(others) > TRIGGER_CONTROL_SAMPLES:
         others = np.sort(rng.choice(others, TRIGGER_CONTROL_SAMPLES, replace=False))
@@ -283,7 +287,9 @@ def remediate(
     pool = store.load_train_set(run_id)
     trigger = None
     if config.trigger_search and config.removed is None:
+        progress("trigger", 0.0, "recovering the trigger from the flagged samples")
         trigger = trigger_removal(store, run_id, pool, sample_index, flagged, config, device)
+        progress("trigger", 1.0, f"{trigger['added']} more samples hold it")
         removed = np.union1d(removed, trigger.pop("matched_index"))
     cleaned = train_run(cleaned_config(attacked, run_id, removed, config), store, device, progress)
     after = cleaned.metrics

@@ -30,6 +30,7 @@ MIN_ENRICHMENT = 100.0
 # Densest windows tried as the patch, at most (a seeded sample of the flagged samples').
 MAX_CANDIDATES = 128
 _CHUNK = 256
+_HOLDER_CHUNK = 32
 
 
 @dataclass(frozen=True)
@@ -112,8 +113,11 @@ def _holders(images: np.ndarray, candidates: np.ndarray, tolerance: float) -> np
     radius = tolerance * tolerance * filters[0].numel() + 1e-5  # rounding of the expansion
     norms = filters.square().sum(dim=(1, 2, 3))
     held = torch.zeros(len(candidates), len(images), dtype=torch.bool)
-    for start in range(0, len(images), _CHUNK):
-        batch = torch.from_numpy(images[start : start + _CHUNK]).permute(0, 3, 1, 2).float() / 255
+    # Small chunks: on flat images every window is near, and the near windows' indices
+    # (images x candidates x windows at most) must stay small.
+    for start in range(0, len(images), _HOLDER_CHUNK):
+        chunk = images[start : start + _HOLDER_CHUNK]
+        batch = torch.from_numpy(chunk).permute(0, 3, 1, 2).float() / 255
         energy = torch.nn.functional.avg_pool2d(
             batch.square().sum(1, keepdim=True), size, stride=1
         ) * (size * size)
@@ -172,7 +176,9 @@ def _search_at(images, flagged, heatmaps, other_images, size, tolerance, rng) ->
     matched = distance <= tolerance
     rest = np.ones(len(images), dtype=bool)
     rest[flagged] = False
-    other_distance, _ = best_matches(other_images, patch)
+    other_share = 0.0
+    if len(other_images):
+        other_share = float((best_matches(other_images, patch)[0] <= tolerance).mean())
     return TriggerSearch(
         patch,
         size,
@@ -180,7 +186,7 @@ def _search_at(images, flagged, heatmaps, other_images, size, tolerance, rng) ->
         support=float(matched[flagged].mean()),
         background=float(matched[rest].mean()) if rest.any() else 0.0,
         class_share=float(matched.mean()),
-        other_share=float((other_distance <= tolerance).mean()) if len(other_images) else 0.0,
+        other_share=other_share,
         distance=distance,
         position=position,
         matched=matched,

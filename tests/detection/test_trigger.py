@@ -133,6 +133,16 @@ def test_a_patch_too_few_flagged_samples_hold_is_no_trigger():
     assert search.holders == 4 and not search.found
 
 
+def test_without_other_classes_to_compare_no_patch_is_a_trigger():
+    # Flat images (every window near every candidate) and no control: nothing is claimed.
+    rng = np.random.default_rng(9)
+    images = np.full((40, 16, 16, 3), 255, dtype=np.uint8)
+    corners = _paste(images, np.arange(10), 3, rng)
+    empty = np.zeros((0, 16, 16, 3), dtype=np.uint8)
+    search = recover_trigger(images, np.arange(10), _heatmaps(rng, corners, 3), empty)
+    assert search.holders == 10 and search.other_share == 0 and not search.found
+
+
 def test_heatmaps_must_match_the_flags():
     rng = np.random.default_rng(5)
     with pytest.raises(ValueError, match="3 flagged samples but 2 heatmaps"):
