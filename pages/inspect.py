@@ -198,6 +198,12 @@ def _defence_section(detection: dict) -> None:
         help=field_help(RemediateConfig, "mode"),
         key=f"remediation-mode-{detection['detector']}-{detect_config.result_name()}",
     )
+    trigger_search = field_input(
+        left,
+        RemediateConfig,
+        "trigger_search",
+        key=f"remediation-trigger-{detect_config.result_name()}",
+    )
     if right.button(
         "Remove flagged and retrain",
         icon=":material/cleaning_services:",
@@ -205,7 +211,9 @@ def _defence_section(detection: dict) -> None:
     ):
         try:
             outcome = jobs.submit_remediate(
-                run_id, RemediateConfig(detect=detect_config, mode=mode), device
+                run_id,
+                RemediateConfig(detect=detect_config, mode=mode, trigger_search=trigger_search),
+                device,
             )
             if outcome.cached:
                 st.info("This remediation is already below.")
@@ -218,8 +226,13 @@ def _defence_section(detection: dict) -> None:
     if not mine:
         st.caption(
             f"No remediation of this detection yet: it removes the {sum(detection['cluster_sizes'][c] for c in detection['flagged_clusters'])} "
-            "flagged samples, and every sample of the class holding the trigger recovered from "
-            "them, and trains the same configuration without them."
+            "flagged samples"
+            + (
+                ", and every sample of the class holding the trigger recovered from them,"
+                if trigger_search
+                else ""
+            )
+            + " and trains the same configuration without them."
         )
         return
     for tab, remediation in zip(

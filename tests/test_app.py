@@ -340,6 +340,8 @@ def test_removing_what_a_detector_flagged_retrains_and_compares(app_env, finishe
     ac = next(i for i, label in enumerate(detection.options) if "Activation" in label)
     detection.set_value(ac).run()
     assert any("No remediation of this detection yet" in c.value for c in app.caption)
+    # The trigger search is a toggle drawn from its config field, on by default.
+    assert widget(app.toggle, "Trigger search").value is True
     button(app, "Remove flagged and retrain").click().run()
     poll_until(app, lambda a: any(m.label == "DER" for m in a.metric))
     store = RunStore(app_env["models"])
