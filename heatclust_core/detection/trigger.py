@@ -154,24 +154,29 @@ def _most_shared_patch(
     return patch, int(held[best].sum())
 
 
+def _nothing(n_images: int, size: int = 0, holders: int = 0, support: float = 0.0) -> TriggerSearch:
+    """A search that found no trigger and matched none of the class's n_images samples."""
+    return TriggerSearch(
+        None,
+        size,
+        holders,
+        support,
+        0.0,
+        0.0,
+        0.0,
+        np.full(n_images, np.inf),
+        np.zeros((n_images, 2), np.int64),
+        np.zeros(n_images, dtype=bool),
+    )
+
+
 def _search_at(images, flagged, heatmaps, other_images, size, tolerance, rng) -> TriggerSearch:
     flagged_images = images[flagged]
     patch, holders = _most_shared_patch(
         flagged_images, densest_windows(heatmaps, size), size, tolerance, rng
     )
     if holders < MIN_HOLDERS:  # no trigger whatever the rest holds: spare the control's search
-        return TriggerSearch(
-            None,
-            size,
-            holders,
-            holders / len(flagged),
-            0.0,
-            0.0,
-            0.0,
-            np.full(len(images), np.inf),
-            np.zeros((len(images), 2), np.int64),
-            np.zeros(len(images), dtype=bool),
-        )
+        return _nothing(len(images), size, holders, holders / len(flagged))
     distance, position = best_matches(images, patch)
     matched = distance <= tolerance
     rest = np.ones(len(images), dtype=bool)
@@ -231,19 +236,7 @@ def recover_trigger(
             if closest is None or search.holders > closest.holders:
                 closest = search
     if closest is None:
-        n = len(images)
-        return TriggerSearch(
-            None,
-            0,
-            0,
-            0.0,
-            0.0,
-            0.0,
-            0.0,
-            np.full(n, np.inf),
-            np.zeros((n, 2), np.int64),
-            np.zeros(n, bool),
-        )
+        return _nothing(len(images))
     return replace(closest, patch=None, matched=np.zeros(len(images), dtype=bool))
 
 
@@ -263,3 +256,10 @@ def trigger_summary(trigger: dict) -> str:
         f"trigger search: a {trigger['size']} x {trigger['size']} px patch {held}; "
         f"{trigger['added']} more samples removed ({trigger['added_poisoned']} poisoned)"
     )
+
+
+def trigger_patch_image(trigger: dict) -> np.ndarray | None:
+    """(s, s, 3) uint8 image of a remediation's recovered patch; None if none was found."""
+    if not trigger or trigger.get("patch") is None:
+        return None
+    return np.clip(np.asarray(trigger["patch"], dtype=float) * 255, 0, 255).astype(np.uint8)

@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from heatclust_core.detection.config import DetectConfig
+from heatclust_core.detection.trigger import trigger_patch_image
 from heatclust_core.explain.gallery import HeatmapTile
 from heatclust_core.explain.point_cloud import PointCloud
 
@@ -459,9 +460,9 @@ def exre_table(remediation: dict, class_names: Sequence[str]) -> pd.DataFrame | 
 
 def trigger_patch_figure(trigger: dict) -> go.Figure | None:
     """The recovered trigger patch, drawn pixel by pixel (None if no patch was found)."""
-    if not trigger or trigger.get("patch") is None:
+    patch = trigger_patch_image(trigger)
+    if patch is None:
         return None
-    patch = np.clip(np.asarray(trigger["patch"], dtype=float) * 255, 0, 255).astype(np.uint8)
     figure = go.Figure(
         go.Image(z=patch, hovertemplate="row %{y}, col %{x}<br>RGB %{z}<extra></extra>")
     )

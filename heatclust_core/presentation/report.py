@@ -23,7 +23,7 @@ from heatclust_core.attacks.preview import attack_preview
 from heatclust_core.detection.remediation import load_remediations
 from heatclust_core.detection.run import load_detections
 from heatclust_core.detection.scan import load_scans
-from heatclust_core.detection.trigger import trigger_summary
+from heatclust_core.detection.trigger import trigger_patch_image, trigger_summary
 from heatclust_core.explain.gallery import heatmap_gallery
 from heatclust_core.presentation.figures import (
     DETECTOR_NAMES,
@@ -198,13 +198,9 @@ def run_report(store: RunStore, run_id: str, gallery_size: int = 6) -> str:
             )
             if trigger:
                 page.text(trigger_summary(trigger).capitalize() + ".")
-                if trigger["found"]:
-                    patch = np.asarray(trigger["patch"], dtype=float)
-                    page.images(
-                        np.clip(patch * 255, 0, 255).astype(np.uint8)[None],
-                        "the recovered trigger",
-                        scale=16,
-                    )
+                patch = trigger_patch_image(trigger)
+                if patch is not None:
+                    page.images(patch[None], "the recovered trigger", scale=16)
             page.table(remediation_table(remediation), digits=4)
             page.chart(remediation_asr_figure(remediation, names))
             exre = exre_table(remediation, names)
