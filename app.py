@@ -4,7 +4,7 @@ import streamlit as st
 
 from heatclust_core.storage import settings
 from heatclust_core.training.network import device_description
-from ui import example
+from ui import example, warmup
 from ui.navigation import app_pages, mark_app_ran
 
 st.set_page_config(page_title="HeatClust", page_icon=":material/bug_report:", layout="wide")
@@ -15,4 +15,7 @@ st.sidebar.caption(f"Data: embedded synthetic set (or GTSRB) in `{folders.data_d
 st.sidebar.caption(f"Runs: `{folders.models_dir}` · jobs: `{folders.state_dir}`")
 st.sidebar.caption(f"Device: {device_description()}")
 example.sidebar_toggle()
-navigation.run()
+try:
+    navigation.run()
+finally:  # also when the page stops early or reruns
+    warmup.start()

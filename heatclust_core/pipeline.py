@@ -18,7 +18,6 @@ from heatclust_core.data.imageset import Dataset, ImageSet, stratified_split
 from heatclust_core.data.loading import class_names, load_dataset, pool_class_counts
 from heatclust_core.progress import Progress, silent
 from heatclust_core.storage.run_store import RunStore
-from heatclust_core.training.loop import train_classifier
 from heatclust_core.training.network import Classifier, count_parameters, pick_device
 
 
@@ -142,6 +141,9 @@ def train_run(
         poisoned, surrogate_run_id = _attacked_pool(
             config, dataset, store, device, torch_device, progress
         )
+
+    # Imported here: the loop loads torchvision (about 1 s), which callers of `resolve` skip.
+    from heatclust_core.training.loop import train_classifier
 
     train_set, val_set = _split(poisoned.data, config)
     trained = train_classifier(

@@ -12,7 +12,8 @@ from heatclust_core.detection.config import DetectConfig
 from heatclust_core.detection.remediation import RemediateConfig
 from heatclust_core.detection.run import load_detections
 from heatclust_core.errors import ConfigError, DamagedFileError, HeatClustError, RunNotFoundError
-from heatclust_core.explain.lrp import LRPOptions, explain
+from heatclust_core.explain.lrp import explain
+from heatclust_core.explain.options import LRPOptions
 from heatclust_core.explore.config import (
     EMBEDDING_METHODS,
     EMBEDDING_TITLES,

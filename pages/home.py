@@ -7,7 +7,6 @@ from heatclust_core.data.gallery import upscale
 from heatclust_core.detection.run import load_detections
 from heatclust_core.detection.scan import METHOD_SUMMARIES, load_scans
 from heatclust_core.errors import HeatClustError
-from heatclust_core.explain.gallery import heatmap_gallery
 from heatclust_core.presentation.figures import (
     DETECTOR_NAMES,
     cluster_scatter,
@@ -17,23 +16,19 @@ from heatclust_core.presentation.figures import (
     per_class_asr_figure,
     scan_figure,
 )
-from heatclust_core.presentation.report import run_report
-from heatclust_core.storage.run_store import RunStore
-from heatclust_core.sweeps.config import SweepConfig
-from heatclust_core.sweeps.runner import load_sweeps, sweep_record
+from heatclust_core.sweeps.runner import load_sweeps
 from heatclust_core.sweeps.tables import paper_layout, sweep_table
-from heatclust_core.training.network import pick_device
 from ui import example
 from ui.navigation import require_app
-from ui.resources import run_artifacts
 
 require_app()
 
 
-@st.cache_data(show_spinner="Computing LRP heatmaps...", max_entries=4)
-def _gallery(models_dir: str, run_id: str, class_id: int):
-    model, train_set = run_artifacts(run_id, RunStore(models_dir, read_only=True))
-    return heatmap_gallery(model, train_set, class_id, 4, device=pick_device())
+def _report(store, run_id: str) -> str:
+    # Imported on the click: the report computes heatmaps, which loads torch and zennit.
+    from heatclust_core.presentation.report import run_report
+
+    return run_report(store, run_id)
 
 
 def _links(run_key: str | None = None) -> None:
@@ -167,13 +162,14 @@ if by_detector:
             key="home-mds",
         )
 
-if shipped.has_network(run_id):
+gallery = example.gallery()
+if gallery is not None:
     st.subheader("5. What the network looks at")
     st.markdown(
         "LRP heatmaps (red: evidence for the label) of poisoned images put the network's "
         "attention on the sticker; on clean images it lies on the sign's digits and shape."
     )
-    poisoned_tiles, clean_tiles = _gallery(str(shipped.root), run_id, attack.target)
+    poisoned_tiles, clean_tiles = gallery
     st.plotly_chart(
         heatmap_gallery_figure(poisoned_tiles, clean_tiles, target), key="home-heatmaps"
     )
@@ -185,8 +181,8 @@ if sweeps:
         "The example's sweeps train one network per poisoning rate p (standard attack) and per "
         "trigger amplitude (label-consistent amplitude attack), in percent:"
     )
-    for column, saved in zip(st.columns(len(sweeps)), sweeps, strict=False):
-        record = sweep_record(SweepConfig.model_validate(saved["config"]), shipped)
+    # The example's saved records are final (it is read-only), so they are drawn as saved.
+    for column, record in zip(st.columns(len(sweeps)), sweeps, strict=False):
         table = sweep_table(record)
         if not table.empty:
             column.dataframe(paper_layout(table, record).round(1), hide_index=True)
@@ -195,7 +191,7 @@ st.subheader("Go further")
 _links(example.key(run_id))
 st.download_button(
     "HTML report of the example run",
-    lambda: run_report(shipped, run_id),
+    lambda: _report(shipped, run_id),
     f"heatclust-example-{run_id}.html",
     "text/html",
     icon=":material/download:",

@@ -20,7 +20,8 @@ from heatclust_core.errors import (
     RunNotFoundError,
 )
 from heatclust_core.explain.gallery import heatmap_gallery, sample_point_cloud
-from heatclust_core.explain.lrp import COMPOSITE_NAMES, LRPOptions
+from heatclust_core.explain.options import COMPOSITE_NAMES, LRPOptions
+from heatclust_core.explain.point_cloud import point_cloud
 from heatclust_core.presentation.figures import (
     DETECTOR_NAMES,
     cluster_scatter,
@@ -451,9 +452,13 @@ else:
         format_func=lambda i: f"#{i} ({'poisoned' if train_set.is_poisoned[i] else 'clean'})",
     )
     share = right.slider("Relevance share kept", 0.5, 1.0, 0.99, 0.01)
-    tile, cloud = sample_point_cloud(
-        model, train_set, sample, share, LRPOptions(composite=gallery_composite), pick_device()
-    )
+    shown = {t.sample: t for t in poisoned_tiles + clean_tiles}
+    if sample in shown:  # the gallery computed its heatmap already
+        tile, cloud = shown[sample], point_cloud(shown[sample].heatmap, share)
+    else:
+        tile, cloud = sample_point_cloud(
+            model, train_set, sample, share, LRPOptions(composite=gallery_composite), pick_device()
+        )
     st.plotly_chart(point_cloud_figure(tile, cloud), key="point-cloud")
 
 scans = load_scans(store, run_id).values

@@ -13,7 +13,8 @@ from heatclust_core.data.imageset import ImageSet
 from heatclust_core.data.loading import load_dataset
 from heatclust_core.detection.config import DetectConfig
 from heatclust_core.detection.scan import ScanConfig
-from heatclust_core.example.build import ExamplePlan, build_example, read_manifest
+from heatclust_core.example.build import ExamplePlan, build_example
+from heatclust_core.example.shipped import read_manifest
 from heatclust_core.explore.config import EmbedConfig
 from heatclust_core.sweeps.config import SweepConfig
 from heatclust_core.training.network import Classifier, images_to_tensor

@@ -1,6 +1,8 @@
 """The shipped example in the app (AppTest over a tiny example): the landing page's story, the
 example's runs and sweeps in Inspect and Compare, read-only, and hidden on request."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -39,6 +41,30 @@ def test_the_landing_page_tells_the_examples_story(example_env):
     assert len(app.dataframe) == 2  # the sweeps over p and over amp
 
 
+def test_the_landing_page_loads_no_scikit_learn_torchvision_or_zennit(example_env):
+    # In a fresh interpreter: the first page must not wait for them (ui/warmup.py loads them
+    # after it, switched off here).
+    script = (
+        "import sys\n"
+        "import ui.warmup\n"
+        "ui.warmup.start = lambda: None\n"
+        "from streamlit.testing.v1 import AppTest\n"
+        f"app = AppTest.from_file({APP!r}, default_timeout={TIMEOUT_S}).run()\n"
+        "assert not app.exception, app.exception\n"
+        "assert len(app.get('plotly_chart')) >= 4\n"
+        "print(sorted(m for m in ('sklearn', 'scipy', 'torchvision', 'zennit') if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=Path(APP).parent,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
 def test_inspect_shows_the_example_read_only(example_env):
     run = example_env["main_run"]
     app = start("pages/inspect.py", run=f"example-{run}")
@@ -53,7 +79,7 @@ def test_inspect_shows_the_example_read_only(example_env):
 
 
 def test_a_sweep_cell_of_the_example_shows_its_results_without_a_network(example_env):
-    from heatclust_core.example.build import example_store
+    from heatclust_core.example.shipped import example_store
 
     store = example_store(Path(__import__("os").environ["HEATCLUST_EXAMPLE_DIR"]))
     cell = next(r for r in store.run_ids() if not store.has_network(r))

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from heatclust_core.config import field_help
 from heatclust_core.detection.remediation import load_remediations
-from heatclust_core.example.build import read_manifest
+from heatclust_core.example.shipped import read_manifest
 from heatclust_core.explore.config import METHOD_FIELDS, EmbedConfig
 from heatclust_core.explore.embeddings import load_embeddings
 from heatclust_core.explore.view import COLOUR_MAPS, COLOURING_TITLES, GALLERY_MODES, decode_ids

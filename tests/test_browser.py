@@ -125,8 +125,11 @@ def test_attack_form_job_and_inspect_charts_in_headless_chromium(chromium, serve
             context.close()
 
 
-# The bound for a page drawn from the shipped example, first visit included.
-PAGE_SECONDS = 10.0
+# A page drawn from the shipped example, first visit included, is measured against its bound
+# (10 s) by bench/pages.py, alone on the machine: a test shares the CPU of whatever machine runs
+# it (CI once took 11.9 s for a page this machine draws in 5.3). This ceiling still fails a
+# page that computes at view time (heatmaps, training: tens of seconds to minutes).
+PAGE_SECONDS = 30.0
 
 
 def _plot(page, text: str):
@@ -137,7 +140,7 @@ def _timed(page, locators, label: str, started: float) -> float:
     for locator in locators:
         locator.wait_for(timeout=60_000)
     elapsed = time.monotonic() - started
-    print(f"{label}: {elapsed:.1f} s")  # the README's figures (pytest -s)
+    print(f"{label}: {elapsed:.1f} s")  # read by bench/pages.py
     assert elapsed < PAGE_SECONDS, f"{label} took {elapsed:.1f} s"
     return elapsed
 

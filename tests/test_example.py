@@ -1,3 +1,4 @@
+import dataclasses
 import json
 from pathlib import Path
 
@@ -6,14 +7,10 @@ import pytest
 
 from heatclust_core.cli import main
 from heatclust_core.errors import RunNotFoundError, StorageError
-from heatclust_core.example.build import (
-    ExamplePlan,
-    build_example,
-    default_plan,
-    example_store,
-    read_manifest,
-)
+from heatclust_core.example.build import ExamplePlan, build_example, default_plan
 from heatclust_core.example.check import check_example
+from heatclust_core.example.shipped import GALLERY_FILE, example_store, read_gallery, read_manifest
+from heatclust_core.explain.tiles import read_tiles, write_tiles
 from heatclust_core.pipeline import resolve
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -28,6 +25,12 @@ def test_a_built_example_checks_out_against_the_code(tiny_example):
     manifest = read_manifest(example_dir)
     assert manifest["main_run"] == resolve(plan.run).run_id()
     assert manifest["sweeps"] == [sweep.sweep_id() for sweep in plan.sweeps]
+    # The landing page's heatmaps: drawn from the target class, poisoned and clean apart.
+    poisoned, clean = read_gallery(example_dir)
+    assert poisoned and clean
+    assert all(t.poisoned for t in poisoned) and not any(t.poisoned for t in clean)
+    target = example_store(example_dir).load_config(manifest["main_run"]).attack.target
+    assert {t.label for t in poisoned + clean} == {target}
 
 
 def test_the_example_keeps_the_target_class_images_and_the_cells_results_only(tiny_example):
@@ -76,9 +79,16 @@ def test_check_names_a_rate_a_detection_and_defaults_that_differ(tiny_example, t
     detection["tp"] += 1
     detection_path.write_text(json.dumps(detection))
 
+    tiles = read_tiles(copy / GALLERY_FILE)
+    tiles[0] = dataclasses.replace(tiles[0], heatmap=tiles[0].heatmap * 1.1)
+    write_tiles(copy / GALLERY_FILE, tiles)
+
     problems = check_example(copy, data_dir, plan)
     assert any("clean_accuracy: stored" in problem for problem in problems)
     assert any("tp: stored" in problem for problem in problems)
+    assert f"gallery: sample {tiles[0].sample}'s heatmap differs" in problems
+    (copy / GALLERY_FILE).unlink()
+    assert any("no landing-page heatmaps" in p for p in check_example(copy, data_dir, plan))
 
     other = plan.run.model_copy(update={"train": plan.run.train.model_copy(update={"epochs": 2})})
     changed = ExamplePlan(other, plan.detections, plan.scan, plan.sweeps)

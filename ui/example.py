@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from heatclust_core.errors import DamagedFileError
-from heatclust_core.example.build import example_store, read_manifest
+from heatclust_core.example.shipped import example_store, read_gallery, read_manifest
 from heatclust_core.storage import settings
 from heatclust_core.storage.run_store import RunStore
 
@@ -57,6 +57,16 @@ def manifest() -> dict | None:
         return read_manifest(settings.current().example_dir)
     except DamagedFileError as exc:
         st.warning(f"The shipped example cannot be shown: {exc}", icon=":material/broken_image:")
+        return None
+
+
+def gallery():
+    """(poisoned tiles, clean tiles) the example keeps for the landing page; None when it keeps
+    none or they cannot be read (said once on the page)."""
+    try:
+        return read_gallery(settings.current().example_dir)
+    except DamagedFileError as exc:
+        st.warning(f"The example's heatmaps cannot be shown: {exc}", icon=":material/broken_image:")
         return None
 
 

@@ -13,8 +13,9 @@ from heatclust_core.detection.remediation import RemediateConfig, remediate
 from heatclust_core.detection.run import run_detection, without_sample_fields
 from heatclust_core.detection.scan import ScanConfig, run_scan
 from heatclust_core.errors import ConfigError
-from heatclust_core.example.build import build_example, default_plan, read_manifest
+from heatclust_core.example.build import build_example, default_plan
 from heatclust_core.example.check import check_example
+from heatclust_core.example.shipped import read_manifest
 from heatclust_core.explore.config import EmbedConfig
 from heatclust_core.explore.embeddings import run_embedding
 from heatclust_core.explore.export import read_sample_ids

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 
 @dataclass(frozen=True)
@@ -53,6 +52,8 @@ def stratified_split(
     labels: np.ndarray, second_fraction: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Indices (first, second) of a class-stratified split; `second` holds that share."""
+    from sklearn.model_selection import train_test_split  # on use: it loads scipy (1 s)
+
     index = np.arange(len(labels))
     first, second = train_test_split(
         index, test_size=second_fraction, stratify=labels, random_state=seed

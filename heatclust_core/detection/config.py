@@ -10,11 +10,9 @@ from typing import Literal, get_args
 from pydantic import Field
 
 from heatclust_core.config import SEED_MAX, BaseConfig
-from heatclust_core.detection.detectors.activation import DEFAULT_LAYER
-from heatclust_core.detection.detectors.base import Reducer
 from heatclust_core.detection.detectors.flagging import FlagRule
-from heatclust_core.detection.detectors.spectral import SS_MULTIPLIER
-from heatclust_core.explain.lrp import CompositeName, LRPOptions
+from heatclust_core.detection.detectors.settings import DEFAULT_LAYER, SS_MULTIPLIER, Reducer
+from heatclust_core.explain.options import CompositeName, LRPOptions
 
 DetectorName = Literal["raw", "ac", "ss", "hc"]
 DETECTORS: tuple[str, ...] = get_args(DetectorName)

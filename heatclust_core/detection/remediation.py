@@ -23,7 +23,8 @@ from heatclust_core.detection.run import load_detection, resolve_class, run_dete
 from heatclust_core.detection.scoring import detection_metrics
 from heatclust_core.detection.trigger import recover_trigger
 from heatclust_core.errors import ConfigError
-from heatclust_core.explain.lrp import LRPOptions, explain
+from heatclust_core.explain.lrp import explain
+from heatclust_core.explain.options import LRPOptions
 from heatclust_core.pipeline import train_run
 from heatclust_core.progress import Progress, silent
 from heatclust_core.storage.results import RunResults

@@ -3,31 +3,36 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from heatclust_core.config import RunConfig
 from heatclust_core.detection.config import DetectConfig
-from heatclust_core.detection.detectors import (
-    ActivationClustering,
-    HeatmapClustering,
-    RawClustering,
-    SpectralSignature,
-)
-from heatclust_core.detection.detectors.base import Detector
 from heatclust_core.detection.scoring import detection_metrics
 from heatclust_core.errors import ConfigError
-from heatclust_core.explain.lrp import LRPOptions
+from heatclust_core.explain.options import LRPOptions
 from heatclust_core.progress import Progress, silent
 from heatclust_core.storage.results import RunResults
 from heatclust_core.storage.run_store import RunStore
-from heatclust_core.training.network import pick_device
+
+if TYPE_CHECKING:
+    import torch
+
+    from heatclust_core.detection.detectors.base import Detector
 
 
 def build_detector(
     config: DetectConfig, model, device: torch.device, progress: Progress
 ) -> Detector:
+    # Imported here: they load torch and scikit-learn, which reading saved results must not.
+    from heatclust_core.detection.detectors import (
+        ActivationClustering,
+        HeatmapClustering,
+        RawClustering,
+        SpectralSignature,
+    )
+
     common = {"k": config.k, "flag_rule": config.flag_rule, "seed": config.seed}
     if config.detector == "raw":
         return RawClustering(reducer=config.reducer, n_components=config.n_components, **common)
@@ -85,6 +90,8 @@ def run_detection(
     metrics = store.load_metrics(run_id)
     class_names = metrics["class_names"]
     class_id = resolve_class(config.class_id, run_config, class_names)
+    from heatclust_core.training.network import pick_device
+
     torch_device = pick_device(device)
     model = store.load_model(run_id, torch_device)
     train_set = store.load_train_set(run_id)

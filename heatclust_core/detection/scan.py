@@ -30,10 +30,8 @@ from pydantic import Field
 
 from heatclust_core.attacks.poison import PoisonedSet
 from heatclust_core.config import SEED_MAX, BaseConfig
-from heatclust_core.detection.detectors.activation import DEFAULT_LAYER, ActivationClustering
-from heatclust_core.detection.detectors.base import kmeans_with_silhouette, reduce_features
-from heatclust_core.explain.lrp import CompositeName, LRPOptions, explain
-from heatclust_core.explain.point_cloud import pooled_heatmaps
+from heatclust_core.detection.detectors.settings import DEFAULT_LAYER
+from heatclust_core.explain.options import CompositeName, LRPOptions
 from heatclust_core.progress import Progress, silent
 from heatclust_core.storage.results import RunResults
 from heatclust_core.storage.run_store import RunStore
@@ -98,6 +96,8 @@ METHOD_SUMMARIES = {
 def relevance_maps(heatmaps: np.ndarray, pool: int) -> np.ndarray:
     """(N, H, W) heatmaps -> (N, H/pool * W/pool): positive relevance as shares summing to 1,
     summed over pool x pool blocks (a trigger moved by a pixel stays in its block)."""
+    from heatclust_core.explain.point_cloud import pooled_heatmaps  # on use: it loads scipy
+
     positive = np.clip(heatmaps, 0, None)
     shares = positive / np.maximum(positive.sum(axis=(1, 2), keepdims=True), 1e-12)
     return pooled_heatmaps(shares, pool).reshape(len(shares), -1)
@@ -105,6 +105,9 @@ def relevance_maps(heatmaps: np.ndarray, pool: int) -> np.ndarray:
 
 def _split_score(features: np.ndarray, seed: int) -> tuple[float, float]:
     """(silhouette of the 2-means split of PCA-10 features, the smaller cluster's share)."""
+    # Imported on use (as zennit below): reading saved scans must not load scikit-learn.
+    from heatclust_core.detection.detectors.base import kmeans_with_silhouette, reduce_features
+
     reduced = reduce_features(features, "pca", 10, seed)
     labels, silhouette = kmeans_with_silhouette(reduced, 2, seed)
     sizes = np.bincount(labels, minlength=2)
@@ -148,6 +151,8 @@ def robust_z(scores: np.ndarray, floor: float = 1e-3) -> np.ndarray:
 
 
 def _heatmap_split(model, train_set, members, device, config: ScanConfig):
+    from heatclust_core.explain.lrp import explain
+
     explanation = explain(
         model,
         train_set.data.images[members],
@@ -173,6 +178,8 @@ def scan_classes(
     method the suspected source class, the share of the class read as it (source_share) and
     that share's 95 % lower bound (source_share_lower, its score), combined all of these and
     both z-scores."""
+    from heatclust_core.detection.detectors.activation import ActivationClustering
+
     config = config or ScanConfig()
     labels = train_set.data.labels
     sizes = np.bincount(labels, minlength=len(class_names))

@@ -18,6 +18,15 @@ from heatclust_core.config import RunConfig
 from heatclust_core.detection.config import DETECTORS, DetectConfig
 from heatclust_core.detection.run import detection_path, load_detection, run_detection
 from heatclust_core.detection.scan import ScanConfig, run_scan, scan_path
+from heatclust_core.example.shipped import (
+    FORMAT,
+    GALLERY_FILE,
+    GALLERY_PER_GROUP,
+    MANIFEST_FILE,
+    MODELS_FOLDER,
+)
+from heatclust_core.explain.gallery import heatmap_gallery
+from heatclust_core.explain.tiles import write_tiles
 from heatclust_core.explore.config import EMBEDDING_METHODS, EmbedConfig
 from heatclust_core.explore.embeddings import embedding_path, load_embedding, run_embedding
 from heatclust_core.pipeline import resolve, train_run
@@ -36,10 +45,6 @@ from heatclust_core.sweeps.config import SweepConfig
 from heatclust_core.sweeps.runner import SWEEPS_FOLDER, run_sweep
 from heatclust_core.training.network import pick_device
 
-MANIFEST_FILE = "manifest.json"
-MODELS_FOLDER = "models"
-MANIFEST_KEYS = ("format", "main_run", "sweeps", "built", "seconds")
-FORMAT = 1
 # Stored and recomputed rates may differ by this many test images each: float32 convolutions
 # on another CPU (AMX, AVX512, a GPU) sum in another order, which can flip an image that lies
 # on a decision boundary.
@@ -85,20 +90,6 @@ def default_plan(base: RunConfig | None = None) -> ExamplePlan:
             ),
         ),
     )
-
-
-def example_store(example_dir: str | Path) -> RunStore:
-    """The example's runs, read-only."""
-    return RunStore(Path(example_dir) / MODELS_FOLDER, read_only=True)
-
-
-def read_manifest(example_dir: str | Path) -> dict[str, Any] | None:
-    """The example's manifest; None when there is no example there. DamagedFileError when
-    the manifest cannot be read."""
-    path = Path(example_dir) / MANIFEST_FILE
-    if not path.is_file():
-        return None
-    return read_json_object(path, MANIFEST_KEYS)
 
 
 def build_example(
@@ -197,6 +188,8 @@ def _export(
     _copy(scan_path(work, main, plan.scan), work.root, models)
     for embed in plan.embeddings:
         _copy(embedding_path(work, main, embed), work.root, models)
+    poisoned, clean = example_gallery(work, main, config.attack.target)
+    write_tiles(staging / GALLERY_FILE, poisoned + clean)
 
     for sweep, record in zip(plan.sweeps, records, strict=True):
         for cell, summary in zip(sweep.cells(), record["cells"], strict=True):
@@ -210,6 +203,13 @@ def _export(
                 _copy(detection_path(work, resolve(cell).run_id(), detect), work.root, models)
         write_json(models / SWEEPS_FOLDER / f"{record['sweep_id']}.json", record)
     write_json(staging / MANIFEST_FILE, manifest)
+
+
+def example_gallery(store: RunStore, run_id: str, class_id: int):
+    """(poisoned tiles, clean tiles) the landing page shows: the gallery's default draw
+    on the CPU (so that every machine's check recomputes the same samples)."""
+    model = store.load_model(run_id, "cpu")
+    return heatmap_gallery(model, store.load_train_set(run_id), class_id, GALLERY_PER_GROUP)
 
 
 def _copy(path: Path, root: Path, destination: Path) -> None:

@@ -17,13 +17,8 @@ from heatclust_core.detection.run import load_detection
 from heatclust_core.detection.scan import scan_path
 from heatclust_core.detection.scoring import detection_metrics
 from heatclust_core.errors import DamagedFileError, HeatClustError
-from heatclust_core.example.build import (
-    FLIPS_ALLOWED,
-    ExamplePlan,
-    default_plan,
-    example_store,
-    read_manifest,
-)
+from heatclust_core.example.build import FLIPS_ALLOWED, ExamplePlan, default_plan, example_gallery
+from heatclust_core.example.shipped import example_store, read_gallery, read_manifest
 from heatclust_core.explore.config import EmbedConfig
 from heatclust_core.explore.embeddings import load_embedding
 from heatclust_core.pipeline import resolve
@@ -68,6 +63,7 @@ def check_example(
         # One data set serves every check: the sweeps' cells share the default run's data.
         dataset = load_dataset(config.data.model_copy(update={"data_dir": str(data_dir)}))
         problems += _check_main_run(store, config, plan, dataset, device)
+        problems += _check_gallery(example_dir, store, config)
         problems += _check_sweeps(store, plan, dataset.pool.labels)
     except (HeatClustError, FileNotFoundError) as exc:
         problems.append(f"{type(exc).__name__}: {exc}")
@@ -145,6 +141,30 @@ def _check_main_run(
         problems.append(f"run {run_id}: no class scan {plan.scan.result_name()}")
     for embed in plan.embeddings:
         problems += _check_embedding(store, run_id, embed, shipped.data.labels, shipped.is_poisoned)
+    return problems
+
+
+# Heatmaps recomputed on another CPU sum in another order; relative to the largest relevance.
+HEATMAP_TOLERANCE = 1e-3
+
+
+def _check_gallery(example_dir: str | Path, store: RunStore, config: RunConfig) -> list[str]:
+    """The landing page's tiles are the gallery of the shipped network, recomputed."""
+    stored = read_gallery(example_dir)
+    if stored is None:
+        return ["the example keeps no landing-page heatmaps (gallery.npz): rebuild it"]
+    expected = example_gallery(store, config.run_id(), config.attack.target)
+    problems = []
+    for group, saved, recomputed in zip(("poisoned", "clean"), stored, expected, strict=True):
+        if [t.sample for t in saved] != [t.sample for t in recomputed]:
+            problems.append(f"gallery: its {group} samples are not the gallery's draw")
+            continue
+        for a, b in zip(saved, recomputed, strict=True):
+            scale = max(float(np.abs(b.heatmap).max()), 1e-12)
+            if not np.array_equal(a.image, b.image) or a.label != b.label:
+                problems.append(f"gallery: sample {a.sample}'s image or label differs")
+            elif np.abs(a.heatmap - b.heatmap).max() > HEATMAP_TOLERANCE * scale:
+                problems.append(f"gallery: sample {a.sample}'s heatmap differs")
     return problems
 
 

@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 
 from heatclust_core.attacks.poison import PoisonedSet
-from heatclust_core.explain.lrp import LRPOptions, explain
+from heatclust_core.explain.lrp import explain
+from heatclust_core.explain.options import LRPOptions
 from heatclust_core.explain.point_cloud import PointCloud, point_cloud
+from heatclust_core.explain.tiles import HeatmapTile
 from heatclust_core.training.network import Classifier
 
 GALLERY_LRP = LRPOptions()  # the HC detector's default
-
-
-@dataclass(frozen=True)
-class HeatmapTile:
-    """sample: index in the run's training pool; image (H, W, 3) uint8; heatmap (H, W)
-    relevance of the sample's label in logit units; poisoned: ground truth."""
-
-    sample: int
-    image: np.ndarray
-    heatmap: np.ndarray
-    poisoned: bool
-    label: int
 
 
 def heatmap_gallery(

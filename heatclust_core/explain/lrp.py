@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Literal, get_args
 
 import numpy as np
 import torch
@@ -24,29 +23,17 @@ from zennit.composites import (
     EpsilonPlusFlat,
 )
 
+from heatclust_core.explain.options import COMPOSITE_NAMES, CompositeName, LRPOptions
 from heatclust_core.training.network import Classifier, images_to_tensor
 
-CompositeName = Literal[
-    "epsilon-plus-flat", "epsilon-plus", "epsilon-alpha2-beta1-flat", "epsilon-alpha2-beta1"
-]
-COMPOSITE_NAMES: tuple[str, ...] = get_args(CompositeName)
+__all__ = ["COMPOSITE_NAMES", "CompositeName", "Explanation", "LRPOptions", "explain"]
+
 _COMPOSITES = {
     "epsilon-plus-flat": EpsilonPlusFlat,
     "epsilon-plus": EpsilonPlus,
     "epsilon-alpha2-beta1-flat": EpsilonAlpha2Beta1Flat,
     "epsilon-alpha2-beta1": EpsilonAlpha2Beta1,
 }
-
-
-@dataclass(frozen=True)
-class LRPOptions:
-    # Heatmap Clustering separates the poisons far better with alpha2-beta1 than with
-    # epsilon-plus-flat (README, "Defaults"); the detector, the CLI, the app and the gallery
-    # all take their default from here.
-    composite: CompositeName = "epsilon-alpha2-beta1"
-    epsilon: float = 1e-6
-    # Biases absorb relevance; ignoring them makes the input relevance sum to the logit.
-    ignore_bias: bool = False
 
 
 @dataclass

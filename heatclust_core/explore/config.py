@@ -11,8 +11,8 @@ from pydantic import Field
 
 from heatclust_core.config import SEED_MAX, BaseConfig
 from heatclust_core.detection.config import DetectConfig
-from heatclust_core.detection.detectors.activation import DEFAULT_LAYER
-from heatclust_core.explain.lrp import CompositeName, LRPOptions
+from heatclust_core.detection.detectors.settings import DEFAULT_LAYER
+from heatclust_core.explain.options import CompositeName, LRPOptions
 
 EmbeddingMethod = Literal["umap", "tsne", "pca", "spectral", "gw-mds"]
 EMBEDDING_METHODS: tuple[str, ...] = get_args(EmbeddingMethod)

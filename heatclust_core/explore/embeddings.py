@@ -40,7 +40,8 @@ from heatclust_core.detection.detectors.flagging import flag_clusters
 from heatclust_core.detection.run import resolve_class
 from heatclust_core.detection.scan import relevance_maps
 from heatclust_core.errors import ConfigError
-from heatclust_core.explain.lrp import LRPOptions, explain
+from heatclust_core.explain.lrp import explain
+from heatclust_core.explain.options import LRPOptions
 from heatclust_core.explain.point_cloud import point_cloud, pooled_heatmaps
 from heatclust_core.explore.config import (
     CLUSTER_DIMS,

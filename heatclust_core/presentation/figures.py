@@ -8,6 +8,7 @@ Long because it holds every figure the pages and the report share, so both draw 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -16,8 +17,10 @@ from plotly.subplots import make_subplots
 
 from heatclust_core.detection.config import DetectConfig
 from heatclust_core.detection.trigger import trigger_patch_image
-from heatclust_core.explain.gallery import HeatmapTile
-from heatclust_core.explain.point_cloud import PointCloud
+from heatclust_core.explain.tiles import HeatmapTile
+
+if TYPE_CHECKING:
+    from heatclust_core.explain.point_cloud import PointCloud  # loads scipy and torch
 
 POISONED_COLOR = "#d62728"
 CLEAN_COLOR = "#1f77b4"

@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from heatclust_core.explain.gallery import HeatmapTile
 from heatclust_core.explain.point_cloud import point_cloud
+from heatclust_core.explain.tiles import HeatmapTile
 from heatclust_core.presentation.figures import (
     POISONED_COLOR,
     SOURCE_COLOR,

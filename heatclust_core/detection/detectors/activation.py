@@ -8,11 +8,9 @@ import numpy as np
 import torch
 
 from heatclust_core.detection.detectors.base import Detector, check_reducer, reduce_features
+from heatclust_core.detection.detectors.settings import DEFAULT_LAYER
 from heatclust_core.errors import ConfigError
 from heatclust_core.training.network import Classifier, images_to_tensor
-
-# The last hidden layer before the classifier: fc1 after its ReLU.
-DEFAULT_LAYER = "relu"
 
 
 def layer_names(model: Classifier) -> list[str]:

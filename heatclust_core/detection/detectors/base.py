@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
-from typing import Literal, get_args
 
 import numpy as np
 from sklearn.cluster import KMeans
@@ -13,10 +12,8 @@ from sklearn.decomposition import PCA, FastICA
 from sklearn.metrics import silhouette_score
 
 from heatclust_core.detection.detectors.flagging import FLAG_RULES, flag_clusters
+from heatclust_core.detection.detectors.settings import REDUCERS
 from heatclust_core.errors import ConfigError
-
-Reducer = Literal["pca", "ica"]
-REDUCERS: tuple[str, ...] = get_args(Reducer)
 
 
 class Detector(ABC):

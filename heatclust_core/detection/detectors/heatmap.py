@@ -11,7 +11,8 @@ from sklearn.manifold import MDS
 from heatclust_core.detection.detectors.base import Detector
 from heatclust_core.detection.detectors.flagging import centroid_silhouette
 from heatclust_core.errors import ConfigError
-from heatclust_core.explain.lrp import LRPOptions, explain
+from heatclust_core.explain.lrp import explain
+from heatclust_core.explain.options import LRPOptions
 from heatclust_core.explain.point_cloud import PointCloud, point_cloud, pooled_heatmaps
 from heatclust_core.gw.engine import DEFAULT_DTYPE, GWOptions, pairwise_gw
 from heatclust_core.gw.kmeans import GWKMeansOptions, gw_kmeans

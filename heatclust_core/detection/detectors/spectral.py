@@ -11,13 +11,11 @@ import numpy as np
 import torch
 from sklearn.metrics import silhouette_score
 
-from heatclust_core.detection.detectors.activation import DEFAULT_LAYER, activations, check_layer
+from heatclust_core.detection.detectors.activation import activations, check_layer
 from heatclust_core.detection.detectors.base import Detector
+from heatclust_core.detection.detectors.settings import DEFAULT_LAYER, SS_MULTIPLIER
 from heatclust_core.errors import ConfigError
 from heatclust_core.training.network import Classifier
-
-# Tran et al. remove 1.5 times the poisoned share they assume, as ART's eps_multiplier does.
-SS_MULTIPLIER = 1.5
 
 
 def spectral_scores(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
