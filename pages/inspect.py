@@ -11,7 +11,7 @@ from heatclust_core.config import REMOVAL_MODE_TITLES, REMOVAL_MODES, build, fie
 from heatclust_core.detection.config import DetectConfig
 from heatclust_core.detection.remediation import RemediateConfig, load_remediations
 from heatclust_core.detection.run import load_detections
-from heatclust_core.detection.scan import SCAN_METHODS, ScanConfig, load_scans
+from heatclust_core.detection.scan import ScanConfig, load_scans
 from heatclust_core.detection.trigger import trigger_summary
 from heatclust_core.errors import (
     ConfigError,
@@ -152,11 +152,7 @@ if not store.read_only:
                     column, DetectConfig, name, key=f"detect-{name}"
                 )
         left, right = st.columns(2)
-        scan_method = left.selectbox(
-            "Class scan method",
-            SCAN_METHODS,
-            help=field_help(ScanConfig, "method"),
-        )
+        scan_method = field_input(left, ScanConfig, "method", key="scan-method")
         device = right.selectbox(
             "Device", ["auto", "cpu"] + (["cuda"] if pick_device().type == "cuda" else [])
         )

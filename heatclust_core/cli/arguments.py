@@ -201,11 +201,10 @@ def build_parser() -> argparse.ArgumentParser:
     scan = commands.add_parser(
         "scan",
         help="rank every class of a run by how suspicious its training samples look",
-        description="Rank every class, most suspicious first. By default (combined) a class is "
-        "suspicious when its LRP heatmaps split cleanly in two (a trigger draws relevance where "
-        "the class's other samples have none) or when the network confidently reads a share "
-        "of its samples as one other class (poisons it has not fit); each signal as a robust "
-        "z-score over the classes, the larger counts.",
+        description="Rank every class, most suspicious first. By default (trigger) a class is "
+        "suspicious when a patch its LRP heatmaps peak on, which its training images share far "
+        "more often than the other classes' do, turns another class's images into it when "
+        "pasted on them (a pasted trigger and its source class).",
     )
     scan.add_argument("--run", required=True, help="run id printed by `train`")
     for name in ScanConfig.model_fields:

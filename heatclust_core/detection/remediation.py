@@ -21,7 +21,7 @@ from heatclust_core.config import BaseConfig, RemovalConfig, RemovalMode, RunCon
 from heatclust_core.detection.config import DetectConfig
 from heatclust_core.detection.run import load_detection, resolve_class, run_detection
 from heatclust_core.detection.scoring import detection_metrics
-from heatclust_core.detection.trigger import recover_trigger
+from heatclust_core.detection.trigger import DEFAULT_MAX_SIZE, DEFAULT_TOLERANCE, recover_trigger
 from heatclust_core.errors import ConfigError
 from heatclust_core.explain.lrp import explain
 from heatclust_core.explain.options import LRPOptions
@@ -60,14 +60,14 @@ class RemediateConfig(BaseConfig):
         "only, not a selection)",
     )
     trigger_max_size: int = Field(
-        5,
+        DEFAULT_MAX_SIZE,
         ge=2,
         le=16,
         description="trigger search: largest side of the patch tried, px (the largest side at "
         "which the flagged samples share one patch wins)",
     )
     trigger_tolerance: float = Field(
-        0.02,
+        DEFAULT_TOLERANCE,
         ge=0,
         le=1,
         description="trigger search: largest per-pixel difference (0..1) at which an image's "

@@ -29,6 +29,10 @@ MIN_HOLDERS = 5
 MIN_ENRICHMENT = 100.0
 # Densest windows tried as the patch, at most (a seeded sample of the flagged samples').
 MAX_CANDIDATES = 128
+# The search's defaults (remediation's and the class scan's fields): the largest side tried,
+# px, and the largest per-pixel difference (0..1) at which a window holds the patch.
+DEFAULT_MAX_SIZE = 5
+DEFAULT_TOLERANCE = 0.02
 _CHUNK = 256
 _HOLDER_CHUNK = 32
 
@@ -211,8 +215,8 @@ def recover_trigger(
     flagged: np.ndarray,
     heatmaps: np.ndarray,
     other_images: np.ndarray,
-    max_size: int = 5,
-    tolerance: float = 0.02,
+    max_size: int = DEFAULT_MAX_SIZE,
+    tolerance: float = DEFAULT_TOLERANCE,
     seed: int = 0,
 ) -> TriggerSearch:
     """Recover a pasted trigger from the flagged samples and find it in all of `images`.
@@ -238,6 +242,91 @@ def recover_trigger(
     if closest is None:
         return _nothing(len(images))
     return replace(closest, patch=None, matched=np.zeros(len(images), dtype=bool))
+
+
+@dataclass(frozen=True)
+class PatchCandidate:
+    """A patch a sample of one class shares: patch (s, s, 3) in [0, 1]; holders: sampled images
+    holding it, at positions (holders, 2) (top-left row, col); class_share: their share of the
+    sample; other_share: share of the other classes' images holding it; enrichment: class_share
+    over other_share add-one smoothed."""
+
+    patch: np.ndarray
+    holders: int
+    class_share: float
+    other_share: float
+    enrichment: float
+    positions: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return self.patch.shape[0]
+
+
+def enriched_patches(
+    images: np.ndarray,
+    heatmaps: np.ndarray,
+    other_images: np.ndarray,
+    max_size: int = DEFAULT_MAX_SIZE,
+    tolerance: float = DEFAULT_TOLERANCE,
+    min_holders: int = 2,
+    min_enrichment: float = 0.0,
+    keep: int = 3,
+) -> list[PatchCandidate]:
+    """The `keep` patches where a class sample's heatmaps peak that the sample holds most often
+    compared with the other classes, most enriched first: the class scan's trigger candidates,
+    with no detector's flags to start from.
+
+    images: (M, H, W, 3) uint8, a sample of the class; heatmaps: (M, H, W) their LRP heatmaps;
+    other_images: (K, H, W, 3) uint8 of the other classes. Each sampled image's densest window
+    (sides max_size..2) is a candidate; those at least `min_holders` sampled images hold are
+    looked for in the other classes; those at least `min_enrichment` times as common in the
+    sample are kept. A flat colour is held as often elsewhere; a pasted sticker
+    only in the class its poisons were relabelled into (and so, less often, is a detail of the
+    class's own sign: the scan tells them apart by pasting them, see scan.py)."""
+    found: list[PatchCandidate] = []
+    for size in range(min(max_size, *images.shape[1:3]), 1, -1):
+        candidates = np.unique(_window(images, densest_windows(heatmaps, size), size), axis=0)
+        held = _holders(images, candidates, tolerance)
+        shared = np.flatnonzero(held.sum(1) >= min_holders)
+        if not len(shared):
+            continue
+        other = np.zeros(len(shared))
+        if len(other_images):
+            other = _holders(other_images, candidates[shared], tolerance).mean(1)
+        smoothed = (other * len(other_images) + 1) / (len(other_images) + 1)
+        for index, other_share, other_smoothed in zip(shared, other, smoothed, strict=True):
+            holding = np.flatnonzero(held[index])
+            _, positions = best_matches(images[holding], candidates[index])
+            share = len(holding) / len(images)
+            if share / other_smoothed < min_enrichment:
+                continue
+            found.append(
+                PatchCandidate(
+                    candidates[index],
+                    len(holding),
+                    share,
+                    float(other_share),
+                    float(share / other_smoothed),
+                    positions,
+                )
+            )
+    return sorted(found, key=lambda c: c.enrichment, reverse=True)[:keep]
+
+
+def paste_patch(
+    images: np.ndarray, patch: np.ndarray, positions: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Copies of (N, H, W, 3) uint8 images with the (s, s, 3) patch in [0, 1] pasted at a
+    position drawn for each from `positions` (P, 2), where the class's images hold it."""
+    size = patch.shape[0]
+    stamped = images.copy()
+    pixels = np.round(patch * 255).astype(np.uint8)
+    for image, (r, c) in zip(
+        stamped, positions[rng.integers(0, len(positions), len(images))], strict=True
+    ):
+        image[r : r + size, c : c + size] = pixels
+    return stamped
 
 
 def trigger_summary(trigger: dict) -> str:

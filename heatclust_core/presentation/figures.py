@@ -347,6 +347,11 @@ _SCAN_AXES = {
         "share of each class the network reads as one other class",
         "lower bound of the share in one other class of the confident joint",
     ),
+    "trigger": (
+        "share of a class turned",
+        "share of another class turned into each class by its most shared patch",
+        "largest share of another class's images it classifies as this one, patch pasted",
+    ),
     "combined": (
         "robust z",
         "the larger of the heatmap and labels robust z-scores",
@@ -361,6 +366,12 @@ def _scan_hover(entry: dict) -> str:
         parts.append(f"smaller cluster {entry['smaller_share']:.2f}")
     if "silhouette" in entry and "heatmap_z" in entry:
         parts.append(f"silhouette {entry['silhouette']:.3f} (z {entry['heatmap_z']:.1f})")
+    if entry.get("patch_size"):
+        parts.append(
+            f"{entry['patch_size']} px patch in {entry['patch_holders']} samples, "
+            f"{entry['enrichment']:.0f}x the other classes' share; pasted, turns "
+            f"{entry['patch_success']:.2f} of class {entry['patch_source']}"
+        )
     if "suspected_source" in entry:
         z = f" (z {entry['labels_z']:.1f})" if "labels_z" in entry else ""
         parts.append(f"{entry['source_share']:.3f} read as class {entry['suspected_source']}{z}")

@@ -107,6 +107,19 @@ def test_wilson_lower_bound_weighs_one_sample_of_a_rare_class_below_many_of_a_co
     assert wilson_lower_bound(np.array([10]), np.array([100]))[0] == pytest.approx(0.0552, abs=1e-4)
 
 
+def test_trigger_scan_ranks_the_class_holding_the_pasted_sticker_first(two_class_backdoor):
+    model, train_set = two_class_backdoor
+    ranking = scan_classes(
+        model, train_set, ["A", "B"], torch.device("cpu"), ScanConfig(method="trigger")
+    )
+    first, second = ranking
+    assert first["class"] == 0 and first["n_samples"] == 60
+    assert first["patch_other_share"] == 0 and first["patch_holders"] >= 2
+    # The patch turns B's images into A: the attack's source, found by pasting it.
+    assert first["score"] == first["patch_success"] > 0.3 and first["patch_source"] == 1
+    assert second["score"] < first["score"]
+
+
 def test_combined_scan_keeps_both_signals_and_ranks_by_the_larger_z(two_class_backdoor):
     model, train_set = two_class_backdoor
     ranking = scan_classes(
@@ -119,7 +132,7 @@ def test_combined_scan_keeps_both_signals_and_ranks_by_the_larger_z(two_class_ba
 
 
 def test_the_scan_config_hashes_only_its_methods_fields():
-    assert ScanConfig().method == "combined"
+    assert ScanConfig().method == "trigger"
     heatmap = ScanConfig(method="heatmap")
     assert heatmap.model_copy(update={"layer": "fc1"}).result_name() == heatmap.result_name()
     activation = ScanConfig(method="activation")
@@ -127,5 +140,10 @@ def test_the_scan_config_hashes_only_its_methods_fields():
     labels = ScanConfig(method="labels")
     assert labels.model_copy(update={"pool": 4}).result_name() == labels.result_name()
     assert ScanConfig(method="combined").result_name() != heatmap.result_name()
+    trigger = ScanConfig(method="trigger")
+    assert trigger.model_copy(update={"pool": 4}).result_name() == trigger.result_name()
+    assert heatmap.model_copy(update={"trigger_tolerance": 0.1}).result_name() == (
+        heatmap.result_name()
+    )
     with pytest.raises(ValueError):
         ScanConfig(samples_per_class=5)

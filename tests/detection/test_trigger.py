@@ -7,6 +7,8 @@ import pytest
 from heatclust_core.detection.trigger import (
     best_matches,
     densest_windows,
+    enriched_patches,
+    paste_patch,
     recover_trigger,
     trigger_summary,
 )
@@ -18,10 +20,10 @@ def _images(rng, n=60, side=16):
     return rng.integers(0, 256, size=(n, side, side, 3), dtype=np.uint8)
 
 
-def _paste(images, ids, size, rng):
+def _paste(images, ids, size, rng, colour=STICKER):
     corners = rng.integers(0, images.shape[1] - size + 1, size=(len(ids), 2))
     for i, (r, c) in zip(ids, corners, strict=True):
-        images[i, r : r + size, c : c + size] = STICKER
+        images[i, r : r + size, c : c + size] = colour
     return corners
 
 
@@ -147,3 +149,51 @@ def test_heatmaps_must_match_the_flags():
     rng = np.random.default_rng(5)
     with pytest.raises(ValueError, match="3 flagged samples but 2 heatmaps"):
         recover_trigger(_images(rng, n=5), np.arange(3), np.zeros((2, 16, 16)), _images(rng))
+
+
+GREY = np.array([128, 128, 128], dtype=np.uint8)
+
+
+def _class_with_patches(rng, stickered: int):
+    """60 images of a class: the first `stickered` hold the sticker, the next 20 a grey patch
+    (as 300 of the 1,000 other images do), relevance peaked on whichever they hold."""
+    images, others = _images(rng), _images(rng, n=1000)
+    sticker = _paste(images, np.arange(stickered), 3, rng)
+    grey = _paste(images, np.arange(stickered, stickered + 20), 3, rng, GREY)
+    _paste(others, np.arange(300), 3, rng, GREY)
+    rest = rng.integers(0, 14, size=(60 - stickered - 20, 2))
+    heatmaps = _heatmaps(rng, np.concatenate([sticker, grey, rest]), 3)
+    return images, heatmaps, others
+
+
+def test_a_pasted_sticker_is_the_most_enriched_patch_and_a_colour_every_class_holds_is_not():
+    rng = np.random.default_rng(10)
+    images, heatmaps, others = _class_with_patches(rng, stickered=6)
+    first = enriched_patches(images, heatmaps, others)[0]
+    assert first.size == 3 and first.holders == 6 and first.other_share == 0
+    assert np.allclose(first.patch, STICKER / 255)
+    assert first.enrichment == pytest.approx((6 / 60) / (1 / 1001))
+    # The class without the sticker: its most enriched patch is the grey one, about 1x.
+    images, heatmaps, others = _class_with_patches(np.random.default_rng(11), stickered=0)
+    grey = enriched_patches(images, heatmaps, others)[0]
+    assert grey.holders == 20 and grey.other_share == pytest.approx(0.3)
+    assert grey.enrichment == pytest.approx((20 / 60) / (301 / 1001))
+
+
+def test_no_patch_is_a_candidate_unless_two_sampled_images_share_it():
+    rng = np.random.default_rng(12)
+    images, others = _images(rng), _images(rng, n=200)
+    corners = _paste(images, np.arange(1), 3, rng)
+    heatmaps = _heatmaps(rng, np.concatenate([corners, rng.integers(0, 14, (59, 2))]), 3)
+    assert enriched_patches(images, heatmaps, others) == []
+
+
+def test_a_patch_is_pasted_where_the_class_holds_it():
+    rng = np.random.default_rng(13)
+    images = _images(rng, n=8)
+    positions = np.array([[2, 3], [10, 11]])
+    stamped = paste_patch(images, np.broadcast_to(STICKER / 255, (3, 3, 3)), positions, rng)
+    distance, where = best_matches(stamped, np.broadcast_to(STICKER / 255, (3, 3, 3)))
+    assert np.all(distance == 0)
+    assert {tuple(p) for p in where} <= {(2, 3), (10, 11)}
+    assert np.array_equal(images[:, 0, 0], stamped[:, 0, 0])  # copies, elsewhere unchanged

@@ -168,3 +168,23 @@ def test_scan_chart_puts_the_most_suspicious_class_on_top_and_marks_the_target()
     bars = scan_figure(scan, target=2).data[0]
     assert list(bars.y) == ["0 a", "2 c"]  # plotly draws the last category on top
     assert list(bars.marker.color)[1] == POISONED_COLOR
+
+
+def test_trigger_scan_chart_says_what_the_patch_did():
+    entry = {
+        "class": 5,
+        "name": "e",
+        "score": 0.9,
+        "n_samples": 60,
+        "patch_success": 0.9,
+        "patch_source": 2,
+        "enrichment": 750.0,
+        "patch_size": 3,
+        "patch_holders": 24,
+    }
+    clean = {"class": 1, "name": "b", "score": 0.0, "n_samples": 60, "patch_size": 0}
+    figure = scan_figure({"ranking": [entry, clean], "config": {"method": "trigger"}}, target=5)
+    assert "turned into each class" in figure.layout.title.text
+    hover = figure.data[0].customdata[1][0]
+    assert "3 px patch in 24 samples, 750x" in hover and "turns 0.90 of class 2" in hover
+    assert figure.data[0].customdata[0][0] == "60 samples"
