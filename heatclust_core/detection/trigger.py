@@ -202,11 +202,16 @@ def _search_at(images, flagged, heatmaps, other_images, size, tolerance, rng) ->
     )
 
 
+def smoothed_share(share, count: int):
+    """A share of `count` images with one more image holding the patch added: a patch absent
+    from the other classes is not infinitely enriched (add-one smoothing)."""
+    return (share * count + 1) / (count + 1)
+
+
 def _is_trigger(search: TriggerSearch, n_others: int) -> bool:
     """Enough flagged samples hold the patch, and it is far more common in this class than in
     the others (a natural patch, such as a flat background, is common in every class)."""
-    # Add-one smoothing: a patch absent from the other classes is not infinitely enriched.
-    other = (search.other_share * n_others + 1) / (n_others + 1)
+    other = smoothed_share(search.other_share, n_others)
     return search.holders >= MIN_HOLDERS and search.class_share >= MIN_ENRICHMENT * other
 
 
@@ -294,7 +299,7 @@ def enriched_patches(
         other = np.zeros(len(shared))
         if len(other_images):
             other = _holders(other_images, candidates[shared], tolerance).mean(1)
-        smoothed = (other * len(other_images) + 1) / (len(other_images) + 1)
+        smoothed = smoothed_share(other, len(other_images))
         for index, other_share, other_smoothed in zip(shared, other, smoothed, strict=True):
             holding = np.flatnonzero(held[index])
             _, positions = best_matches(images[holding], candidates[index])
