@@ -20,7 +20,7 @@ its poisons still hold the sticker where their heatmaps peak. The "trigger" meth
 default) reads the patches a class's sampled images share there, keeps those far more common
 in the class than in the others, and pastes each on images of every other class: a trigger
 turns much of its source class into this one; a flat colour or a detail of the class's own
-sign hardly any (README, "The class scan").
+sign hardly any (README, the class scan under "Defaults and how they differ from the paper").
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ MIN_STAMPED = 5
 # A candidate patch is pasted only if this many sampled images hold it and it is this many
 # times as common in them as in the other classes. Details of a class's own sign that turn a
 # look-alike class when pasted (41 End of no passing's, pasted on 32, turned 0.67 of it on the
-# p = 10 % network) were held by 2 of the 60; the stickers by 7-24, 222-750x.
+# p = 10 % network) were held by 2 of the 60; the stickers by 8-23, 253-710x (README).
 SCAN_MIN_HOLDERS = 3
 SCAN_MIN_ENRICHMENT = 10.0
 
@@ -336,7 +336,7 @@ def _trigger_evidence(model, train_set, c, members, heatmaps, others, device, co
         if (shares[source], candidate.enrichment) > (best["patch_success"], best["enrichment"]):
             best = {
                 "patch_success": float(shares[source]),
-                "patch_source": source,
+                "patch_source": source if shares[source] > 0 else None,
                 "enrichment": candidate.enrichment,
                 "patch_size": candidate.size,
                 "patch_holders": candidate.holders,

@@ -367,10 +367,14 @@ def _scan_hover(entry: dict) -> str:
     if "silhouette" in entry and "heatmap_z" in entry:
         parts.append(f"silhouette {entry['silhouette']:.3f} (z {entry['heatmap_z']:.1f})")
     if entry.get("patch_size"):
+        turned = (
+            f"turns {entry['patch_success']:.2f} of class {entry['patch_source']}"
+            if entry.get("patch_source") is not None
+            else "turns no other class"
+        )
         parts.append(
             f"{entry['patch_size']} px patch in {entry['patch_holders']} samples, "
-            f"{entry['enrichment']:.0f}x the other classes' share; pasted, turns "
-            f"{entry['patch_success']:.2f} of class {entry['patch_source']}"
+            f"{entry['enrichment']:.0f}x the other classes' share; pasted, {turned}"
         )
     if "suspected_source" in entry:
         z = f" (z {entry['labels_z']:.1f})" if "labels_z" in entry else ""

@@ -183,8 +183,12 @@ def test_trigger_scan_chart_says_what_the_patch_did():
         "patch_holders": 24,
     }
     clean = {"class": 1, "name": "b", "score": 0.0, "n_samples": 60, "patch_size": 0}
-    figure = scan_figure({"ranking": [entry, clean], "config": {"method": "trigger"}}, target=5)
+    inert = {"class": 3, "name": "d", "score": 0.0, "n_samples": 60, "patch_size": 2}
+    inert |= {"patch_holders": 3, "enrichment": 12.0, "patch_success": 0.0, "patch_source": None}
+    ranking = [entry, inert, clean]
+    figure = scan_figure({"ranking": ranking, "config": {"method": "trigger"}}, target=5)
     assert "turned into each class" in figure.layout.title.text
-    hover = figure.data[0].customdata[1][0]
-    assert "3 px patch in 24 samples, 750x" in hover and "turns 0.90 of class 2" in hover
-    assert figure.data[0].customdata[0][0] == "60 samples"
+    hovers = [row[0] for row in figure.data[0].customdata]  # least suspicious first
+    assert "3 px patch in 24 samples, 750x" in hovers[2] and "turns 0.90 of class 2" in hovers[2]
+    assert hovers[1].endswith("pasted, turns no other class")
+    assert hovers[0] == "60 samples"
