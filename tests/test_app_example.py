@@ -1,6 +1,7 @@
 """The shipped example in the app (AppTest over a tiny example): the landing page's story, the
 example's runs and sweeps in Inspect and Compare, read-only, and hidden on request."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -110,6 +111,21 @@ def test_compare_lists_the_example_sweeps_and_tunes_between_cells(example_env):
     slider.set_value(slider.options[-1]).run()
     assert not app.exception
     assert inspect_link(app).startswith("run=example-") and inspect_link(app) != first
+
+
+def test_damaged_landing_page_heatmaps_are_reported_and_the_rest_drawn(
+    example_env, tmp_path, monkeypatch
+):
+    import shutil
+
+    example_dir = tmp_path / "example"
+    shutil.copytree(Path(os.environ["HEATCLUST_EXAMPLE_DIR"]), example_dir)
+    monkeypatch.setenv("HEATCLUST_EXAMPLE_DIR", str(example_dir))
+    (example_dir / "gallery.npz").write_bytes(b"not an archive")
+    app = start()
+    assert any("heatmaps cannot be shown" in w.value for w in app.warning)
+    charts = " ".join(chart_ids(app))
+    assert "home-asr" in charts and "home-heatmaps" not in charts
 
 
 def test_the_sidebar_hides_the_example(example_env):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from heatclust_core.errors import DamagedFileError
 from heatclust_core.storage.atomic import read_npz, write_npz
 
 TILE_ARRAYS = ("sample", "image", "heatmap", "poisoned", "label")
@@ -41,6 +42,8 @@ def write_tiles(path: Path, tiles: list[HeatmapTile]) -> None:
 def read_tiles(path: Path) -> list[HeatmapTile]:
     """The tiles `write_tiles` saved; DamagedFileError when the archive is not whole."""
     arrays = read_npz(path, TILE_ARRAYS)
+    if len({len(arrays[name]) for name in TILE_ARRAYS}) != 1 or arrays["image"].ndim != 4:
+        raise DamagedFileError(path, "its arrays do not describe one tile each")
     return [
         HeatmapTile(int(sample), image, heatmap, bool(poisoned), int(label))
         for sample, image, heatmap, poisoned, label in zip(
