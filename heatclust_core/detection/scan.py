@@ -264,8 +264,8 @@ def scan_classes(
                 if len(members) > config.samples_per_class:
                     members = np.sort(rng.choice(members, config.samples_per_class, replace=False))
                 heatmaps = _class_heatmaps(model, train_set, members, device, config)
-                entries[c]["n_samples"] = len(members)
                 if config.method == "trigger":
+                    entries[c]["n_samples"] = len(members)
                     others = control[labels[control] != c]
                     entries[c].update(
                         _trigger_evidence(

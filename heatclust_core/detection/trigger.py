@@ -302,17 +302,18 @@ def enriched_patches(
         smoothed = smoothed_share(other, len(other_images))
         for index, other_share, other_smoothed in zip(shared, other, smoothed, strict=True):
             holding = np.flatnonzero(held[index])
-            _, positions = best_matches(images[holding], candidates[index])
             share = len(holding) / len(images)
-            if share / other_smoothed < min_enrichment:
-                continue
+            enrichment = share / other_smoothed
+            if enrichment < min_enrichment:
+                continue  # before the positions: most candidates stop here
+            _, positions = best_matches(images[holding], candidates[index])
             found.append(
                 PatchCandidate(
                     candidates[index],
                     len(holding),
                     share,
                     float(other_share),
-                    float(share / other_smoothed),
+                    float(enrichment),
                     positions,
                 )
             )
