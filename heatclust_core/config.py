@@ -32,6 +32,10 @@ DEFAULT_TARGET_NAME = "Speed limit (80km/h)"
 SEED_MAX = 2**31 - 1
 # Side lengths (rows, columns) of the central window the standard sticker is placed in.
 TRIGGER_WINDOW = (10, 15)
+StickerPlacement = Literal["window", "corners"]
+StickerColor = Literal["yellow-green", "yellow"]
+# The AttackConfig fields that describe the sticker beyond its size.
+STICKER_FIELDS = ("sticker_placement", "sticker_color")
 
 
 class BaseConfig(BaseModel):
@@ -74,6 +78,16 @@ class AttackConfig(BaseConfig):
     target: int | None = Field(None, ge=0, description="target class id")
     p: float = Field(33.0, gt=0, lt=100, description="poisoned share of the target class, %")
     sticker_size: int = Field(3, ge=1, le=min(TRIGGER_WINDOW), description="sticker side, px")
+    sticker_placement: StickerPlacement = Field(
+        "window",
+        description="window: the sticker anywhere in the central 10 x 15 window (the spec); "
+        "corners: at one of the window's four corners, as the paper's code placed it (it drew "
+        "each coordinate from the window's two ends)",
+    )
+    sticker_color: StickerColor = Field(
+        "yellow-green",
+        description="yellow-green (154, 205, 50), or the paper's code's yellow (245, 255, 0)",
+    )
     amp: int = Field(128, ge=0, le=255, description="amplitude of the reduced sticker")
     eps: float = Field(
         0.075,
@@ -105,6 +119,10 @@ class AttackConfig(BaseConfig):
         """The fields that change the attacked data for this kind (the others are not hashed)."""
         # A clean run keeps the evaluation trigger's fields: its ASR is measured with them.
         keep = {"kind", "source", "target", "sticker_size", "seed"}
+        if self.kind != "amplitude":  # runs with the spec's sticker keep their ids
+            for name in STICKER_FIELDS:
+                if getattr(self, name) != type(self).model_fields[name].default:
+                    keep.add(name)
         if self.kind == "none":
             return self.model_dump(include=keep)
         keep.add("p")

@@ -136,6 +136,11 @@ with form:
     )
     sticker_size = number(middle, "attack.sticker_size", "Sticker size s (px)", step=1)
     attack_seed = number(right, "attack.seed", "Seed", step=1)
+    left, middle, _ = st.columns(3)
+    sticker_placement = field_input(
+        left, AttackConfig, "sticker_placement", key="sticker_placement"
+    )
+    sticker_color = field_input(middle, AttackConfig, "sticker_color", key="sticker_color")
     amp_low, amp_high, _, _ = field_bounds(AttackConfig, "amp")
     amp = st.slider(
         "Amplitude amp",
@@ -223,6 +228,8 @@ def _config() -> RunConfig:
         "target": target,
         "p": p,
         "sticker_size": sticker_size,
+        "sticker_placement": sticker_placement,
+        "sticker_color": sticker_color,
         "amp": amp,
         "eps": eps,
         "pgd_steps": pgd_steps,

@@ -78,6 +78,21 @@ def test_run_id_depends_only_on_what_changes_the_result():
     assert amplitude.run_id() != louder.run_id()
 
 
+def test_sticker_placement_and_colour_enter_the_run_id_only_off_their_defaults():
+    base = RunConfig().resolved(CLASS_NAMES)
+    assert "sticker_placement" not in base.hashed_content()["attack"]
+    ids = {base.run_id()}
+    for update in ({"sticker_placement": "corners"}, {"sticker_color": "yellow"}):
+        changed = base.model_copy(update={"attack": base.attack.model_copy(update=update)})
+        assert set(update) <= changed.hashed_content()["attack"].keys()
+        ids.add(changed.run_id())
+    assert len(ids) == 3
+    # The amplitude trigger is a checkerboard at a fixed place: neither field changes it.
+    amplitude = base.attack.model_copy(update={"kind": "amplitude"})
+    cornered = amplitude.model_copy(update={"sticker_placement": "corners"})
+    assert amplitude.relevant_fields() == cornered.relevant_fields()
+
+
 def test_run_id_needs_resolved_classes():
     with pytest.raises(ValueError, match="resolved"):
         RunConfig().run_id()

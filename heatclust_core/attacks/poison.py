@@ -39,17 +39,21 @@ class PoisonedSet:
         return self.image_available is None or bool(self.image_available[indices].all())
 
 
+def _sticker(attack: AttackConfig) -> StickerTrigger:
+    return StickerTrigger(attack.sticker_size, attack.sticker_placement, attack.sticker_color)
+
+
 def training_trigger(attack: AttackConfig) -> Trigger:
     if attack.kind == "amplitude":
         return AmplitudeTrigger(attack.sticker_size, attack.amp)
-    return StickerTrigger(attack.sticker_size)
+    return _sticker(attack)
 
 
 def evaluation_trigger(attack: AttackConfig) -> Trigger:
     """The trigger stamped on test images: the amplitude attack is evaluated at full amplitude."""
     if attack.kind == "amplitude":
         return AmplitudeTrigger(attack.sticker_size, FULL_AMPLITUDE)
-    return StickerTrigger(attack.sticker_size)
+    return _sticker(attack)
 
 
 def poison_count(attack: AttackConfig, class_counts: np.ndarray) -> int:

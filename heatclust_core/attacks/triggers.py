@@ -1,4 +1,4 @@
-"""Backdoor triggers: the yellow-green sticker and the reduced-amplitude checkerboard.
+"""Backdoor triggers: the sticker and the reduced-amplitude checkerboard.
 
 Images are (N, H, W, 3) uint8 arrays; stamping returns a new array and never changes its input.
 """
@@ -9,9 +9,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from heatclust_core.config import TRIGGER_WINDOW
+from heatclust_core.config import TRIGGER_WINDOW, StickerColor, StickerPlacement
 
 YELLOW_GREEN = np.array([154, 205, 50], dtype=np.uint8)
+# The paper's code stamped (245, 255, 0); its text calls the sticker yellow-green.
+PAPER_CODE_YELLOW = np.array([245, 255, 0], dtype=np.uint8)
+STICKER_COLORS: dict[str, np.ndarray] = {"yellow-green": YELLOW_GREEN, "yellow": PAPER_CODE_YELLOW}
 # The amplitude trigger's lower-right pixel sits this many pixels from the right/bottom edges.
 AMPLITUDE_MARGIN = 10
 
@@ -22,14 +25,28 @@ def window_origin(image_size: int) -> tuple[int, int]:
     return (image_size - rows) // 2, (image_size - cols) // 2
 
 
-def sticker_positions(n: int, size: int, image_size: int, rng: np.random.Generator) -> np.ndarray:
-    """(n, 2) random top-left corners of `size`-px stickers lying inside the central window."""
+def sticker_positions(
+    n: int,
+    size: int,
+    image_size: int,
+    rng: np.random.Generator,
+    placement: StickerPlacement = "window",
+) -> np.ndarray:
+    """(n, 2) random top-left corners of `size`-px stickers lying inside the central window:
+    anywhere in it ("window"), or in one of its four corners ("corners")."""
     rows, cols = TRIGGER_WINDOW
     if size > min(rows, cols):
         raise ValueError(f"sticker size {size} does not fit the {rows}x{cols} window")
     row0, col0 = window_origin(image_size)
-    r = rng.integers(row0, row0 + rows - size + 1, size=n)
-    c = rng.integers(col0, col0 + cols - size + 1, size=n)
+    row_last, col_last = row0 + rows - size, col0 + cols - size
+    if placement == "corners":
+        # The paper's code called numpy.random.choice((first, last), n) per coordinate, which
+        # draws from those two values, not the range between them.
+        r = np.where(rng.integers(0, 2, size=n) == 0, row0, row_last)
+        c = np.where(rng.integers(0, 2, size=n) == 0, col0, col_last)
+    else:
+        r = rng.integers(row0, row_last + 1, size=n)
+        c = rng.integers(col0, col_last + 1, size=n)
     return np.stack([r, c], axis=1)
 
 
@@ -47,16 +64,19 @@ def checkerboard(size: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class StickerTrigger:
-    """A `size` x `size` yellow-green block at a random position in the central window."""
+    """A `size` x `size` block of one colour at a random position in the central window."""
 
     size: int
+    placement: StickerPlacement = "window"
+    color: StickerColor = "yellow-green"
 
     def apply(self, images: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """(stamped copy, (N, 2) top-left positions)."""
         out = images.copy()
-        positions = sticker_positions(len(images), self.size, images.shape[1], rng)
+        positions = sticker_positions(len(images), self.size, images.shape[1], rng, self.placement)
+        rgb = STICKER_COLORS[self.color]
         for i, (r, c) in enumerate(positions):
-            out[i, r : r + self.size, c : c + self.size] = YELLOW_GREEN
+            out[i, r : r + self.size, c : c + self.size] = rgb
         return out, positions
 
 

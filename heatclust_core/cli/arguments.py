@@ -84,6 +84,8 @@ def _add_attack_arguments(parser: argparse.ArgumentParser) -> None:
     for name in (
         "p",
         "sticker_size",
+        "sticker_placement",
+        "sticker_color",
         "amp",
         "eps",
         "surrogate_eps",
@@ -324,6 +326,8 @@ def run_config_from_args(args: argparse.Namespace) -> RunConfig:
         "target": _class_argument(args.target, names, "--target"),
         "p": args.p,
         "sticker_size": args.sticker_size,
+        "sticker_placement": args.sticker_placement,
+        "sticker_color": args.sticker_color,
         "amp": args.amp,
         "eps": args.eps,
         "surrogate_eps": args.surrogate_eps,

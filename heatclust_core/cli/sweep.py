@@ -8,11 +8,13 @@ from typing import Any
 
 from heatclust_core.config import (
     ATTACK_KINDS,
+    STICKER_FIELDS,
     AttackConfig,
     DataConfig,
     RunConfig,
     TrainConfig,
     build,
+    field_choices,
     field_help,
     field_type,
 )
@@ -51,6 +53,14 @@ def add_sweep_parser(commands) -> argparse.ArgumentParser:
             type=field_type(AttackConfig, name),
             default=[getattr(AttackConfig(), name)],
             help=f"{field_help(AttackConfig, name)}; one or more".replace("%", "%%"),
+        )
+    # One trigger for every cell (not axes: a sweep compares p, s and amp on one trigger).
+    for name in STICKER_FIELDS:
+        sweep.add_argument(
+            "--" + name.replace("_", "-"),
+            choices=field_choices(AttackConfig, name),
+            default=getattr(AttackConfig(), name),
+            help=field_help(AttackConfig, name).replace("%", "%%"),
         )
     sweep.add_argument("--seeds", nargs="+", type=int, default=[0])
     sweep.add_argument(
@@ -92,8 +102,11 @@ def add_sweep_parser(commands) -> argparse.ArgumentParser:
 
 def sweep_config_from_args(args: argparse.Namespace) -> tuple[SweepConfig, str]:
     data = {"data_dir": args.data_dir, "images_per_class": args.images_per_class}
+    trigger = {name: getattr(args, name) for name in STICKER_FIELDS}
     if args.preset:
-        base = RunConfig(data=build(DataConfig, data, "data"))
+        base = RunConfig(
+            data=build(DataConfig, data, "data"), attack=build(AttackConfig, trigger, "attack")
+        )
         sweep, note = preset(args.preset, args.full, base)
         return sweep.model_copy(update={"detectors": tuple(args.detectors)}), note
     axes = {
@@ -103,7 +116,7 @@ def sweep_config_from_args(args: argparse.Namespace) -> tuple[SweepConfig, str]:
         "amp": args.amp,
         "seeds": args.seeds,
     }
-    sweep = custom_sweep("sweep", data, args.epochs, axes, args.detectors)
+    sweep = custom_sweep("sweep", data, args.epochs, axes, args.detectors, trigger)
     return sweep, f"custom sweep of {len(sweep.cells())} cells, {args.epochs} epochs each"
 
 

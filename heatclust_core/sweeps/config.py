@@ -9,7 +9,15 @@ from collections.abc import Sequence
 
 from pydantic import Field, field_validator
 
-from heatclust_core.config import AttackKind, BaseConfig, DataConfig, RunConfig, TrainConfig, build
+from heatclust_core.config import (
+    AttackConfig,
+    AttackKind,
+    BaseConfig,
+    DataConfig,
+    RunConfig,
+    TrainConfig,
+    build,
+)
 from heatclust_core.detection.config import DetectConfig, DetectorName
 
 
@@ -72,12 +80,16 @@ def custom_sweep(
     epochs: int,
     axes: dict,
     detectors: Sequence[str],
+    attack: dict | None = None,
 ) -> SweepConfig:
     """A grid of the user's own, validated with each bad value named: `data` the DataConfig
-    values, `axes` kinds/p/sticker_size/amp/seeds. The command line and the Compare page build
+    values, `axes` kinds/p/sticker_size/amp/seeds, `attack` AttackConfig values every cell
+    shares (the sticker's placement and colour). The command line and the Compare page build
     sweeps here; every cell is checked at once (a bad axis value fails before any run)."""
     base = RunConfig(
-        data=build(DataConfig, data, "data"), train=build(TrainConfig, {"epochs": epochs}, "train")
+        data=build(DataConfig, data, "data"),
+        attack=build(AttackConfig, attack or {}, "attack"),
+        train=build(TrainConfig, {"epochs": epochs}, "train"),
     )
     sweep = build(
         SweepConfig,

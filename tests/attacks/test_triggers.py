@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from heatclust_core.attacks.triggers import (
+    PAPER_CODE_YELLOW,
     YELLOW_GREEN,
     AmplitudeTrigger,
     StickerTrigger,
@@ -38,6 +39,30 @@ def test_sticker_positions_are_seeded():
     a = StickerTrigger(3).apply(images, np.random.default_rng(7))[1]
     b = StickerTrigger(3).apply(images, np.random.default_rng(7))[1]
     np.testing.assert_array_equal(a, b)
+
+
+def test_corner_placement_uses_the_window_s_four_corners_only():
+    images = _grey(400)
+    trigger = StickerTrigger(3, placement="corners", color="yellow")
+    stamped, positions = trigger.apply(images, np.random.default_rng(3))
+    row0, col0 = window_origin(32)
+    corners = {(row0, col0), (row0, col0 + 12), (row0 + 7, col0), (row0 + 7, col0 + 12)}
+    drawn = [tuple(p) for p in positions.tolist()]
+    assert set(drawn) == corners
+    counts = np.array([drawn.count(c) for c in sorted(corners)])
+    assert counts.min() > 60  # each coordinate's two ends drawn evenly (100 expected)
+    r, c = positions[0]
+    assert np.all(stamped[0, r : r + 3, c : c + 3] == PAPER_CODE_YELLOW)
+    assert np.count_nonzero(np.any(stamped[0] != images[0], axis=-1)) == 9
+
+
+def test_the_window_placement_draws_what_it_drew_before_the_corner_option():
+    """The default keeps the positions (so the runs) of before: one integer draw per axis."""
+    rng = np.random.default_rng(11)
+    expected_rows = rng.integers(11, 11 + 10 - 3 + 1, size=20)
+    expected_cols = rng.integers(8, 8 + 15 - 3 + 1, size=20)
+    positions = StickerTrigger(3).apply(_grey(20), np.random.default_rng(11))[1]
+    np.testing.assert_array_equal(positions, np.stack([expected_rows, expected_cols], axis=1))
 
 
 def test_amplitude_trigger_is_a_checkerboard_10px_from_the_corner():

@@ -98,3 +98,16 @@ def test_out_of_range_values_name_the_flag_and_the_fields_range(
     code = main([*command, "--models-dir", str(tmp_path), flag, value, "--quiet"])
     err = capsys.readouterr().err
     assert code == 2 and flag in err and message in err, err
+
+
+@pytest.mark.parametrize("extra", [["--preset", "table2"], ["--p", "33", "15"]])
+def test_a_sweep_s_sticker_flags_reach_every_cell(extra):
+    from heatclust_core.cli.sweep import sweep_config_from_args
+
+    argv = ["sweep", *extra, "--sticker-placement", "corners", "--sticker-color", "yellow"]
+    sweep, _ = sweep_config_from_args(build_parser().parse_args(argv))
+    attacks = [cell.attack for cell in sweep.cells()]
+    assert len(attacks) >= 2
+    assert {(a.sticker_placement, a.sticker_color) for a in attacks} == {("corners", "yellow")}
+    default = sweep_config_from_args(build_parser().parse_args(["sweep", *extra]))[0]
+    assert {c.attack.sticker_placement for c in default.cells()} == {"window"}

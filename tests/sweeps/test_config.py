@@ -41,3 +41,14 @@ def test_a_bad_value_is_refused_naming_its_parameter(data, epochs, axes, paramet
     with pytest.raises(ConfigError) as caught:
         custom_sweep("custom", data, epochs, axes, ["ac"])
     assert caught.value.parameter == parameter
+
+
+def test_every_cell_shares_the_sweep_s_sticker_and_its_ids_change_with_it():
+    plain = custom_sweep("custom", {}, 3, AXES, ["ac"])
+    cornered = custom_sweep("custom", {}, 3, AXES, ["ac"], {"sticker_placement": "corners"})
+    assert {c.attack.sticker_placement for c in cornered.cells()} == {"corners"}
+    assert {c.attack.sticker_placement for c in plain.cells()} == {"window"}
+    assert plain.sweep_id() != cornered.sweep_id()
+    with pytest.raises(ConfigError) as caught:
+        custom_sweep("custom", {}, 3, AXES, ["ac"], {"sticker_color": "red"})
+    assert caught.value.parameter == "attack.sticker_color"
