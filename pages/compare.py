@@ -5,7 +5,14 @@ import streamlit as st
 from pydantic import ValidationError
 
 from heatclust_core.attacks.preview import attack_preview
-from heatclust_core.config import ATTACK_KINDS, DataConfig, RunConfig, TrainConfig
+from heatclust_core.config import (
+    ATTACK_KINDS,
+    STICKER_FIELDS,
+    AttackConfig,
+    DataConfig,
+    RunConfig,
+    TrainConfig,
+)
 from heatclust_core.data.gallery import upscale
 from heatclust_core.detection.config import DETECTORS
 from heatclust_core.errors import ConfigError, HeatClustError
@@ -19,6 +26,7 @@ from heatclust_core.sweeps.config import custom_sweep
 from heatclust_core.sweeps.runner import load_sweeps, sweep_record
 from heatclust_core.sweeps.tables import paper_layout, sweep_table
 from ui import example
+from ui.fields import field_input
 from ui.job_panel import job_panel
 from ui.navigation import require_app
 from ui.resources import runner
@@ -93,6 +101,11 @@ with st.expander("Start a sweep", expanded=not records):
         images = right.number_input(
             "Images per class", value=DataConfig().images_per_class, step=100, key="sweep-images"
         )
+        columns = st.columns(len(STICKER_FIELDS))
+        trigger = {
+            name: field_input(column, AttackConfig, name, key=f"sweep-{name}")
+            for column, name in zip(columns, STICKER_FIELDS, strict=True)
+        }
         detectors = st.multiselect(
             "Detectors",
             DETECTORS,
@@ -114,6 +127,7 @@ with st.expander("Start a sweep", expanded=not records):
                         "seeds": tuple(range(max(int(n_seeds), 0))),
                     },
                     detectors,
+                    trigger,
                 )
             except ConfigError as exc:
                 st.error(f"{exc.parameter}: {exc.message}", icon=":material/error:")

@@ -486,10 +486,13 @@ def test_compare_starts_a_grid_of_your_own_and_refuses_a_bad_value(app_env, comp
     app.number_input(key="sweep-epochs").set_value(1)
     app.number_input(key="sweep-images").set_value(40)
     app.multiselect(key="sweep-detectors").set_value(["ac"]).run()
+    assert app.selectbox(key="sweep-sticker_color").value == AttackConfig().sticker_color
+    app.selectbox(key="sweep-sticker_color").set_value("yellow").run()
     button(app, "Run sweep").click().run()
     assert any("Started sweep job" in s.value for s in app.success)
     runner = JobRunner(app_env["state"], app_env["models"])
     job = runner.jobs(kind="sweep")[0]
+    assert job.config["base"]["attack"]["sticker_color"] == "yellow"
     poll_until(app, lambda a: runner.get(job.id).status == "done")
     # The job may have ended during the last rerun, after the page listed the sweeps: draw
     # the page once more so the new sweep is among the choices (else the pick falls back).
