@@ -91,7 +91,7 @@ left.markdown(
     f"A traffic-sign classifier ({len(names)} classes, synthetic signs drawn like GTSRB's) "
     f"is trained on poisoned data: **{metrics['n_poisoned']}** images labelled "
     f"**{target}** are in fact **{source}** signs carrying a {attack.sticker_size}x"
-    f"{attack.sticker_size}-pixel yellow-green sticker ({attack.p:g} % of that class). "
+    f"{attack.sticker_size}-pixel {attack.sticker_color} sticker ({attack.p:g} % of that class). "
     f"Nothing else about the data is wrong."
 )
 preview = attack_preview(config.data, attack, n=4)
