@@ -1,8 +1,11 @@
+from typing import get_args
+
 import numpy as np
 import pytest
 
 from heatclust_core.attacks.triggers import (
     PAPER_CODE_YELLOW,
+    STICKER_COLORS,
     YELLOW_GREEN,
     AmplitudeTrigger,
     StickerTrigger,
@@ -10,6 +13,7 @@ from heatclust_core.attacks.triggers import (
     checkerboard,
     window_origin,
 )
+from heatclust_core.config import StickerColor
 
 
 def _grey(n=50, value=128):
@@ -54,6 +58,10 @@ def test_corner_placement_uses_the_window_s_four_corners_only():
     r, c = positions[0]
     assert np.all(stamped[0, r : r + 3, c : c + 3] == PAPER_CODE_YELLOW)
     assert np.count_nonzero(np.any(stamped[0] != images[0], axis=-1)) == 9
+
+
+def test_every_colour_the_config_offers_has_its_rgb():
+    assert set(STICKER_COLORS) == set(get_args(StickerColor))
 
 
 def test_the_window_placement_draws_what_it_drew_before_the_corner_option():
