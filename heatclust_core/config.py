@@ -18,7 +18,16 @@ import typing
 from typing import Any, Literal, TypeVar, get_args
 
 import annotated_types
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from heatclust_core.errors import ConfigError
 
@@ -36,6 +45,20 @@ StickerPlacement = Literal["window", "corners"]
 StickerColor = Literal["yellow-green", "yellow"]
 # The AttackConfig fields that describe the sticker beyond its size.
 STICKER_FIELDS = ("sticker_placement", "sticker_color")
+# The sticker every run had before these fields existed. Run ids hash a field only when it differs
+# from this value (not from the default, which has since changed), so every cached run keeps its id;
+# and a file written before the fields existed is read with it (see `from_stored`).
+UNHASHED_STICKER = {"sticker_placement": "window", "sticker_color": "yellow-green"}
+
+
+_STORED = "stored"
+ConfigT = TypeVar("ConfigT", bound=BaseModel)
+
+
+def from_stored(model: type[ConfigT], stored: Any) -> ConfigT:
+    """`model` validated from a dump read from disk (a run's, a sweep's or a job's config),
+    which may predate fields whose default has changed since: those take the value they had."""
+    return model.model_validate(stored, context={_STORED: True})
 
 
 class BaseConfig(BaseModel):
@@ -85,8 +108,9 @@ class AttackConfig(BaseConfig):
         "each coordinate from the window's two ends)",
     )
     sticker_color: StickerColor = Field(
-        "yellow-green",
-        description="yellow-green (154, 205, 50), or the paper's code's yellow (245, 255, 0)",
+        "yellow",
+        description="yellow: the paper's code's (245, 255, 0); yellow-green: the paper's text's "
+        "and the spec's (154, 205, 50), which is learnt slowly on the embedded data",
     )
     amp: int = Field(128, ge=0, le=255, description="amplitude of the reduced sticker")
     eps: float = Field(
@@ -111,18 +135,36 @@ class AttackConfig(BaseConfig):
     pgd_step_size: float = Field(0.015, gt=0, le=1, description="PGD step, pixel scale 0..1")
     seed: int = Field(0, ge=0, le=SEED_MAX, description="seed of the attack and of training")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _written_before_the_sticker_fields(cls, data: Any, info: ValidationInfo) -> Any:
+        # A stored dump holds every field its writer had: one without these fields was written
+        # when every sticker was yellow-green in the window, not the default of today.
+        if isinstance(data, dict) and (info.context or {}).get(_STORED):
+            return {**UNHASHED_STICKER, **data}
+        return data
+
     @property
     def uses_pgd(self) -> bool:
         return self.kind in ("label-consistent", "amplitude")
+
+    @property
+    def trigger_label(self) -> str:
+        """The trigger in a few words, for titles: "s=3 yellow sticker", "s=3 yellow-green
+        sticker at the corners", "s=3 checkerboard amp=128"."""
+        if self.kind == "amplitude":
+            return f"s={self.sticker_size} checkerboard amp={self.amp}"
+        where = " at the corners" if self.sticker_placement == "corners" else ""
+        return f"s={self.sticker_size} {self.sticker_color} sticker{where}"
 
     def relevant_fields(self) -> dict[str, Any]:
         """The fields that change the attacked data for this kind (the others are not hashed)."""
         # A clean run keeps the evaluation trigger's fields: its ASR is measured with them.
         keep = {"kind", "source", "target", "sticker_size", "seed"}
-        if self.kind != "amplitude":  # runs with the spec's sticker keep their ids
-            for name in STICKER_FIELDS:
-                if getattr(self, name) != type(self).model_fields[name].default:
-                    keep.add(name)
+        if self.kind != "amplitude":  # its trigger is a checkerboard at a fixed place
+            keep |= {
+                name for name in STICKER_FIELDS if getattr(self, name) != UNHASHED_STICKER[name]
+            }
         if self.kind == "none":
             return self.model_dump(include=keep)
         keep.add("p")
@@ -425,9 +467,6 @@ def _class_id(class_names: tuple[str, ...], role: str) -> int:
     raise ConfigError(
         f"attack.{role}", f"no class named {wanted!r} in this data set; give a class id"
     )
-
-
-ConfigT = TypeVar("ConfigT", bound=BaseModel)
 
 
 def build(model: type[ConfigT], values: dict[str, Any], section: str = "") -> ConfigT:

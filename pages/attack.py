@@ -137,10 +137,17 @@ with form:
     sticker_size = number(middle, "attack.sticker_size", "Sticker size s (px)", step=1)
     attack_seed = number(right, "attack.seed", "Seed", step=1)
     left, middle, _ = st.columns(3)
+    # The amplitude trigger is a checkerboard at a fixed place: neither applies to it.
     sticker_placement = field_input(
-        left, AttackConfig, "sticker_placement", key="sticker_placement"
+        left,
+        AttackConfig,
+        "sticker_placement",
+        key="sticker_placement",
+        disabled=kind == "amplitude",
     )
-    sticker_color = field_input(middle, AttackConfig, "sticker_color", key="sticker_color")
+    sticker_color = field_input(
+        middle, AttackConfig, "sticker_color", key="sticker_color", disabled=kind == "amplitude"
+    )
     amp_low, amp_high, _, _ = field_bounds(AttackConfig, "amp")
     amp = st.slider(
         "Amplitude amp",

@@ -12,6 +12,7 @@ from heatclust_core.config import (
     DataConfig,
     RunConfig,
     TrainConfig,
+    from_stored,
 )
 from heatclust_core.data.gallery import upscale
 from heatclust_core.detection.config import DETECTORS
@@ -157,7 +158,7 @@ if store.read_only:
         "--rebuild` from the default settings; the sidebar hides it.",
     )
 try:
-    sweep = SweepConfig.model_validate(by_key[picked][0]["config"])
+    sweep = from_stored(SweepConfig, by_key[picked][0]["config"])
     record = sweep_record(sweep, store)  # fresh from the run store: cells finished since count
 except (ValidationError, HeatClustError) as exc:
     st.error(f"Sweep {sweep_id} cannot be shown: {str(exc).splitlines()[0]}")

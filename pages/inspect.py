@@ -83,8 +83,7 @@ attack = config.attack
 
 st.caption(
     f"{attack.kind} attack · source {attack.source} {names[attack.source]} → target "
-    f"{attack.target} {names[attack.target]} · p={attack.p:g}% · s={attack.sticker_size}"
-    + (f" · amp={attack.amp}" if attack.kind == "amplitude" else "")
+    f"{attack.target} {names[attack.target]} · p={attack.p:g}% · {attack.trigger_label}"
     + (f" · eps={attack.eps:.4f}" if attack.uses_pgd else "")
     + f" · {config.data.dataset} data · {len(metrics['history'])} epochs"
 )

@@ -158,7 +158,10 @@ def test_attack_page_previews_poisoned_examples_as_parameters_change(app_env):
     assert app.title[0].value == "Attack & train"
     assert len(app.get("image")) == 3  # clean, poisoned, change rows
     assert any("labelled 5 · Speed limit (80km/h)" in c.value for c in app.caption)
+    sticker_keys = ("sticker_color", "sticker_placement")
+    assert not any(app.selectbox(key=key).disabled for key in sticker_keys)
     app.selectbox(key="kind").set_value("amplitude").run()
+    assert all(app.selectbox(key=key).disabled for key in sticker_keys)  # a checkerboard
     notes = " ".join(c.value for c in app.caption)
     assert "Class 5 · Speed limit (80km/h)" in notes and "PGD degradation not shown" in notes
     app.selectbox(key="kind").set_value("none").run()
@@ -487,12 +490,12 @@ def test_compare_starts_a_grid_of_your_own_and_refuses_a_bad_value(app_env, comp
     app.number_input(key="sweep-images").set_value(40)
     app.multiselect(key="sweep-detectors").set_value(["ac"]).run()
     assert app.selectbox(key="sweep-sticker_color").value == AttackConfig().sticker_color
-    app.selectbox(key="sweep-sticker_color").set_value("yellow").run()
+    app.selectbox(key="sweep-sticker_color").set_value("yellow-green").run()
     button(app, "Run sweep").click().run()
     assert any("Started sweep job" in s.value for s in app.success)
     runner = JobRunner(app_env["state"], app_env["models"])
     job = runner.jobs(kind="sweep")[0]
-    assert job.config["base"]["attack"]["sticker_color"] == "yellow"
+    assert job.config["base"]["attack"]["sticker_color"] == "yellow-green"
     poll_until(app, lambda a: runner.get(job.id).status == "done")
     # The job may have ended during the last rerun, after the page listed the sweeps: draw
     # the page once more so the new sweep is among the choices (else the pick falls back).

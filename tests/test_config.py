@@ -2,6 +2,8 @@ import pytest
 
 from heatclust_core.config import (
     FIRST_STRENGTHS,
+    STICKER_FIELDS,
+    UNHASHED_STICKER,
     AttackConfig,
     AugmentConfig,
     DataConfig,
@@ -78,19 +80,33 @@ def test_run_id_depends_only_on_what_changes_the_result():
     assert amplitude.run_id() != louder.run_id()
 
 
-def test_sticker_placement_and_colour_enter_the_run_id_only_off_their_defaults():
+def test_sticker_fields_enter_the_run_id_only_off_the_sticker_of_before_the_fields():
+    """Runs with the sticker every run had before (yellow-green, window) keep their ids; the
+    default colour is hashed now that it is yellow."""
     base = RunConfig().resolved(CLASS_NAMES)
+    assert base.attack.sticker_color == "yellow"
+    assert base.hashed_content()["attack"]["sticker_color"] == "yellow"
     assert "sticker_placement" not in base.hashed_content()["attack"]
-    ids = {base.run_id()}
-    for update in ({"sticker_placement": "corners"}, {"sticker_color": "yellow"}):
-        changed = base.model_copy(update={"attack": base.attack.model_copy(update=update)})
-        assert set(update) <= changed.hashed_content()["attack"].keys()
-        ids.add(changed.run_id())
-    assert len(ids) == 3
+    old = base.model_copy(update={"attack": base.attack.model_copy(update=dict(UNHASHED_STICKER))})
+    assert not set(STICKER_FIELDS) & old.hashed_content()["attack"].keys()
+    cornered = base.model_copy(
+        update={"attack": base.attack.model_copy(update={"sticker_placement": "corners"})}
+    )
+    assert len({base.run_id(), old.run_id(), cornered.run_id()}) == 3
     # The amplitude trigger is a checkerboard at a fixed place: neither field changes it.
     amplitude = base.attack.model_copy(update={"kind": "amplitude"})
-    cornered = amplitude.model_copy(update={"sticker_placement": "corners"})
-    assert amplitude.relevant_fields() == cornered.relevant_fields()
+    for update in ({"sticker_placement": "corners"}, {"sticker_color": "yellow-green"}):
+        assert amplitude.relevant_fields() == amplitude.model_copy(update=update).relevant_fields()
+
+
+def test_the_trigger_label_names_what_differs_between_triggers():
+    assert AttackConfig().trigger_label == "s=3 yellow sticker"
+    cornered = AttackConfig(
+        sticker_size=2, sticker_color="yellow-green", sticker_placement="corners"
+    )
+    assert cornered.trigger_label == "s=2 yellow-green sticker at the corners"
+    amplitude = AttackConfig(kind="amplitude", amp=64, sticker_color="yellow-green")
+    assert amplitude.trigger_label == "s=3 checkerboard amp=64"
 
 
 def test_run_id_needs_resolved_classes():

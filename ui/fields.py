@@ -12,7 +12,14 @@ from pydantic import BaseModel
 from heatclust_core.config import field_choices, field_help, field_type
 
 
-def field_input(container, model: type[BaseModel], name: str, key: str, value: Any = None) -> Any:
+def field_input(
+    container,
+    model: type[BaseModel],
+    name: str,
+    key: str,
+    value: Any = None,
+    disabled: bool = False,
+) -> Any:
     """A widget for `model.name`: a selectbox for a Literal, a toggle for a bool, a number
     input for an int or float, a text input otherwise; `value` (default: the field's
     default) preselects it. Label: the field's title (else its name in words); help: its
@@ -24,13 +31,22 @@ def field_input(container, model: type[BaseModel], name: str, key: str, value: A
     choices = field_choices(model, name)
     if choices:
         return container.selectbox(
-            label, choices, index=choices.index(value), help=help_text, key=key
+            label,
+            choices,
+            index=choices.index(value),
+            help=help_text,
+            key=key,
+            disabled=disabled,
         )
     kind = field_type(model, name)
     if kind is bool:
-        return container.toggle(label, value=bool(value), help=help_text, key=key)
+        return container.toggle(
+            label, value=bool(value), help=help_text, key=key, disabled=disabled
+        )
     if kind is int:
-        return container.number_input(label, value=int(value), step=1, help=help_text, key=key)
+        return container.number_input(
+            label, value=int(value), step=1, help=help_text, key=key, disabled=disabled
+        )
     if kind is float:
         return container.number_input(
             label,
@@ -39,8 +55,9 @@ def field_input(container, model: type[BaseModel], name: str, key: str, value: A
             format="%g",
             help=help_text,
             key=key,
+            disabled=disabled,
         )
-    return container.text_input(label, value=str(value), help=help_text, key=key)
+    return container.text_input(label, value=str(value), help=help_text, key=key, disabled=disabled)
 
 
 def _step(value: float) -> float:

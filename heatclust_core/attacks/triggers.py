@@ -30,7 +30,7 @@ def sticker_positions(
     size: int,
     image_size: int,
     rng: np.random.Generator,
-    placement: StickerPlacement = "window",
+    placement: StickerPlacement,
 ) -> np.ndarray:
     """(n, 2) random top-left corners of `size`-px stickers lying inside the central window:
     anywhere in it ("window"), or in one of its four corners ("corners")."""
@@ -64,11 +64,12 @@ def checkerboard(size: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class StickerTrigger:
-    """A `size` x `size` block of one colour at a random position in the central window."""
+    """A `size` x `size` block of one colour at a random position in the central window (the
+    defaults live in AttackConfig)."""
 
     size: int
-    placement: StickerPlacement = "window"
-    color: StickerColor = "yellow-green"
+    placement: StickerPlacement
+    color: StickerColor
 
     def apply(self, images: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """(stamped copy, (N, 2) top-left positions)."""

@@ -7,7 +7,7 @@ import argparse
 from typing import Any
 
 from heatclust_core.cli.arguments import run_config_from_args
-from heatclust_core.config import DataConfig, RunConfig, build
+from heatclust_core.config import DataConfig, RunConfig, build, from_stored
 from heatclust_core.detection.config import DetectConfig
 from heatclust_core.detection.remediation import RemediateConfig, remediate
 from heatclust_core.detection.run import run_detection, without_sample_fields
@@ -86,7 +86,7 @@ def report_command(args: argparse.Namespace, progress: Progress) -> dict[str, An
         if not records:
             raise ConfigError("--sweep", f"no sweep {args.sweep!r} in {sweeps_dir(store)}")
         # Re-read from the run store: cells computed since the record was written count too.
-        text = sweep_report(sweep_record(SweepConfig.model_validate(records[0]["config"]), store))
+        text = sweep_report(sweep_record(from_stored(SweepConfig, records[0]["config"]), store))
     atomic_write(args.out, lambda handle: handle.write(text.encode()))
     return {"out": str(args.out), "bytes": len(text.encode()), "run": args.run, "sweep": args.sweep}
 

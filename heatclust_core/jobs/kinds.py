@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from heatclust_core.config import RunConfig
+from heatclust_core.config import RunConfig, from_stored
 from heatclust_core.detection.config import DetectConfig
 from heatclust_core.detection.remediation import RemediateConfig, remediate
 from heatclust_core.detection.run import run_detection, without_sample_fields
@@ -83,4 +83,4 @@ assert set(JOB_KIND_TABLE) == set(JOB_KINDS), "every registry kind needs a row"
 
 def execute(job: Job, store: RunStore, progress: Progress) -> dict[str, Any]:
     kind = JOB_KIND_TABLE[job.kind]
-    return kind.execute(kind.config.model_validate(job.config), job, store, progress)
+    return kind.execute(from_stored(kind.config, job.config), job, store, progress)

@@ -129,8 +129,7 @@ def run_report(store: RunStore, run_id: str, gallery_size: int = 6) -> str:
         )
     page.text(
         f"{attack.kind} attack, source {attack.source} {names[attack.source]} → target "
-        f"{attack.target} {names[attack.target]}, p={attack.p:g}%, s={attack.sticker_size}"
-        + (f", amp={attack.amp}" if attack.kind == "amplitude" else "")
+        f"{attack.target} {names[attack.target]}, p={attack.p:g}%, {attack.trigger_label}"
     )
     page.heading("Attack success")
     page.table(

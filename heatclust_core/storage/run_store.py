@@ -32,7 +32,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 
 from heatclust_core.attacks.poison import PoisonedSet
-from heatclust_core.config import RunConfig
+from heatclust_core.config import RunConfig, from_stored
 from heatclust_core.data.imageset import ImageSet
 from heatclust_core.errors import DamagedFileError, RunNotFoundError, StorageError
 from heatclust_core.storage.atomic import (
@@ -338,7 +338,7 @@ def _damage(base: Path) -> DamagedFileError | None:
 def _read_config(path: Path) -> RunConfig:
     stored = read_json_object(path, ("config",))
     try:
-        return RunConfig.model_validate(stored["config"])
+        return from_stored(RunConfig, stored["config"])
     except ValidationError as exc:
         reason = f"not a run configuration: {exc.errors()[0]['msg']}"
         raise DamagedFileError(path, reason) from exc

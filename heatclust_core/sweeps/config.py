@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pydantic import Field, field_validator
 
 from heatclust_core.config import (
+    STICKER_FIELDS,
     AttackConfig,
     AttackKind,
     BaseConfig,
@@ -66,8 +67,14 @@ class SweepConfig(BaseConfig):
     def sweep_id(self) -> str:
         """name-<10 hex digits>: the sweep's axes and what of its base run decides results (as
         run ids: not the folder the synthetic set is cached in)."""
+        base = self.base.hashed_content()
+        if set(self.kinds or (self.base.attack.kind,)) == {"amplitude"}:
+            # Its cells stamp a checkerboard: the base's sticker does not change one of them.
+            base["attack"] = {
+                name: value for name, value in base["attack"].items() if name not in STICKER_FIELDS
+            }
         content = self.model_dump(exclude={"base", "detect"}) | {
-            "base": self.base.hashed_content(),
+            "base": base,
             "detect": self.detect.hashed_content(),
         }
         canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))

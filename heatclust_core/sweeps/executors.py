@@ -16,7 +16,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Protocol
 
-from heatclust_core.config import RunConfig
+from heatclust_core.config import RunConfig, from_stored
 from heatclust_core.detection.config import DetectConfig
 from heatclust_core.errors import ConfigError
 from heatclust_core.storage.run_store import RunStore
@@ -71,7 +71,7 @@ def _cell_on_a_worker(
         os.chdir(scratch)
         store = RunStore(Path(scratch) / "models")
         run_cell(
-            RunConfig.model_validate(cell),
+            from_stored(RunConfig, cell),
             DetectConfig.model_validate(detect),
             tuple(detectors),
             store,

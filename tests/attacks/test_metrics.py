@@ -3,14 +3,14 @@ import torch
 from torch import nn
 
 from heatclust_core.attacks.metrics import attack_metrics
-from heatclust_core.attacks.triggers import YELLOW_GREEN
+from heatclust_core.attacks.triggers import STICKER_COLORS
 from heatclust_core.config import AttackConfig
 from heatclust_core.data.imageset import ImageSet
 
 
 class _StickerDetector(nn.Module):
-    """Predicts the target when a yellow-green pixel is present (only for classes 0 and 1),
-    otherwise the class encoded in the image's mean red level."""
+    """Predicts the target when a pixel of the default sticker's colour is present (only for
+    classes 0 and 1), otherwise the class encoded in the image's mean red level."""
 
     def __init__(self, target, backdoored_classes):
         super().__init__()
@@ -18,7 +18,8 @@ class _StickerDetector(nn.Module):
         self.backdoored = backdoored_classes
 
     def forward(self, x):
-        colour = torch.as_tensor(YELLOW_GREEN, dtype=torch.float32) / 255
+        rgb = STICKER_COLORS[AttackConfig().sticker_color]
+        colour = torch.as_tensor(rgb, dtype=torch.float32) / 255
         has_sticker = ((x - colour.view(1, 3, 1, 1)).abs().sum(1) < 1e-3).flatten(1).any(1)
         true_class = torch.round(x[:, 0, 0, 0] * 10).long()
         backdoor_fires = has_sticker & torch.isin(true_class, torch.tensor(self.backdoored))

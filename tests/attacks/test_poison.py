@@ -10,7 +10,7 @@ from heatclust_core.attacks.poison import (
     poison_count,
     poisoned_mask,
 )
-from heatclust_core.attacks.triggers import YELLOW_GREEN
+from heatclust_core.attacks.triggers import STICKER_COLORS
 from heatclust_core.config import AttackConfig
 from heatclust_core.data.imageset import ImageSet
 from heatclust_core.errors import ConfigError
@@ -52,7 +52,7 @@ def test_standard_attack_moves_source_images_to_the_target_at_share_p():
         result.trigger_positions[result.is_poisoned],
         strict=True,
     ):
-        assert np.all(image[r : r + 3, c : c + 3] == YELLOW_GREEN)
+        assert np.all(image[r : r + 3, c : c + 3] == STICKER_COLORS[attack.sticker_color])
     assert np.all(result.trigger_positions[clean] == -1)
 
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from heatclust_core.attacks.preview import attack_preview, class_examples
-from heatclust_core.attacks.triggers import YELLOW_GREEN
+from heatclust_core.attacks.triggers import STICKER_COLORS
 from heatclust_core.config import AttackConfig, DataConfig
 from heatclust_core.data.loading import load_dataset
 from heatclust_core.training.network import Classifier
@@ -18,11 +18,12 @@ def test_synthetic_examples_are_the_first_images_of_the_class_in_the_generated_s
 
 
 def test_standard_preview_stamps_source_images_and_relabels_them():
-    preview = attack_preview(DataConfig(), AttackConfig(source=2, target=5, sticker_size=4), n=4)
+    attack = AttackConfig(source=2, target=5, sticker_size=4)
+    preview = attack_preview(DataConfig(), attack, n=4)
     assert (preview.label_before, preview.label_after) == (2, 5)
     assert preview.poisoned.shape == preview.clean.shape == (4, 32, 32, 3)
     for poisoned in preview.poisoned:
-        hits = np.all(poisoned == YELLOW_GREEN, axis=-1)
+        hits = np.all(poisoned == STICKER_COLORS[attack.sticker_color], axis=-1)
         rows, cols = np.nonzero(hits)
         assert rows.max() - rows.min() + 1 >= 4 and cols.max() - cols.min() + 1 >= 4
     changed = preview.change > 0

@@ -6,7 +6,6 @@ import pytest
 from heatclust_core.attacks.triggers import (
     PAPER_CODE_YELLOW,
     STICKER_COLORS,
-    YELLOW_GREEN,
     AmplitudeTrigger,
     StickerTrigger,
     amplitude_position,
@@ -20,10 +19,12 @@ def _grey(n=50, value=128):
     return np.full((n, 32, 32, 3), value, dtype=np.uint8)
 
 
-@pytest.mark.parametrize("size", [1, 2, 3])
-def test_sticker_lies_inside_the_central_10x15_window(size):
+@pytest.mark.parametrize(("size", "color"), [(1, "yellow"), (2, "yellow-green"), (3, "yellow")])
+def test_sticker_lies_inside_the_central_10x15_window(size, color):
     images = _grey()
-    stamped, positions = StickerTrigger(size).apply(images, np.random.default_rng(0))
+    stamped, positions = StickerTrigger(size, "window", color).apply(
+        images, np.random.default_rng(0)
+    )
     row0, col0 = window_origin(32)
     assert (row0, col0) == (11, 8)
     changed = np.any(stamped != images, axis=-1)
@@ -33,15 +34,15 @@ def test_sticker_lies_inside_the_central_10x15_window(size):
         assert cols.min() == c and cols.max() == c + size - 1
         assert row0 <= r and r + size <= row0 + 10
         assert col0 <= c and c + size <= col0 + 15
-    assert np.all(stamped[changed] == YELLOW_GREEN)
+    assert np.all(stamped[changed] == STICKER_COLORS[color])
     assert np.all(images == 128)  # input untouched
     assert len({tuple(p) for p in positions}) > 5  # positions vary
 
 
 def test_sticker_positions_are_seeded():
     images = _grey(10)
-    a = StickerTrigger(3).apply(images, np.random.default_rng(7))[1]
-    b = StickerTrigger(3).apply(images, np.random.default_rng(7))[1]
+    a = StickerTrigger(3, "window", "yellow").apply(images, np.random.default_rng(7))[1]
+    b = StickerTrigger(3, "window", "yellow").apply(images, np.random.default_rng(7))[1]
     np.testing.assert_array_equal(a, b)
 
 
@@ -65,11 +66,11 @@ def test_every_colour_the_config_offers_has_its_rgb():
 
 
 def test_the_window_placement_draws_what_it_drew_before_the_corner_option():
-    """The default keeps the positions (so the runs) of before: one integer draw per axis."""
+    """The window keeps the positions (so the runs) of before: one integer draw per axis."""
     rng = np.random.default_rng(11)
     expected_rows = rng.integers(11, 11 + 10 - 3 + 1, size=20)
     expected_cols = rng.integers(8, 8 + 15 - 3 + 1, size=20)
-    positions = StickerTrigger(3).apply(_grey(20), np.random.default_rng(11))[1]
+    positions = StickerTrigger(3, "window", "yellow").apply(_grey(20), np.random.default_rng(11))[1]
     np.testing.assert_array_equal(positions, np.stack([expected_rows, expected_cols], axis=1))
 
 

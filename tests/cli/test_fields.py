@@ -104,10 +104,12 @@ def test_out_of_range_values_name_the_flag_and_the_fields_range(
 def test_a_sweep_s_sticker_flags_reach_every_cell(extra):
     from heatclust_core.cli.sweep import sweep_config_from_args
 
-    argv = ["sweep", *extra, "--sticker-placement", "corners", "--sticker-color", "yellow"]
+    argv = ["sweep", *extra, "--sticker-placement", "corners", "--sticker-color", "yellow-green"]
     sweep, _ = sweep_config_from_args(build_parser().parse_args(argv))
     attacks = [cell.attack for cell in sweep.cells()]
     assert len(attacks) >= 2
-    assert {(a.sticker_placement, a.sticker_color) for a in attacks} == {("corners", "yellow")}
+    assert {(a.sticker_placement, a.sticker_color) for a in attacks} == {
+        ("corners", "yellow-green")
+    }
     default = sweep_config_from_args(build_parser().parse_args(["sweep", *extra]))[0]
     assert {c.attack.sticker_placement for c in default.cells()} == {"window"}

@@ -1,5 +1,6 @@
 """Self-contained HTML reports: every section, every chart drawn offline in headless chromium."""
 
+import html
 import re
 import shutil
 
@@ -69,6 +70,7 @@ def test_run_report_holds_every_section_and_no_external_reference(reported_run):
     assert not re.search(r"<(link|img)[^>]+(href|src)=[\"']https?:", page)
     assert len(re.findall(r'<img alt="[^"]*" src="data:image/png;base64,', page)) == 12  # 6 + 6
     assert run_id in page and "&quot;versions&quot;" in page  # the escaped JSON block
+    assert html.escape(store.load_config(run_id).attack.trigger_label) in page
 
 
 def test_report_command_writes_the_file(reported_run, tmp_path, capsys):

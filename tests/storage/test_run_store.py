@@ -1,3 +1,4 @@
+import json
 import os
 import time
 
@@ -5,7 +6,7 @@ import numpy as np
 import pytest
 
 from heatclust_core.attacks.poison import PoisonedSet
-from heatclust_core.config import AttackConfig, RunConfig
+from heatclust_core.config import STICKER_FIELDS, UNHASHED_STICKER, AttackConfig, RunConfig
 from heatclust_core.data.imageset import ImageSet
 from heatclust_core.data.synthetic import CLASS_NAMES
 from heatclust_core.errors import DamagedFileError, RunNotFoundError
@@ -166,3 +167,18 @@ def test_a_read_only_store_serves_results_only_runs_and_refuses_writes(store):
     with pytest.raises(StorageError, match="read-only"):
         shipped.delete(HEALTHY)
     assert shipped.exists(HEALTHY)
+
+
+def test_a_config_written_before_the_sticker_fields_reads_as_the_sticker_it_was_trained_with(store):
+    """Those runs all had the yellow-green sticker in the window, not today's default."""
+    path = store.path(HEALTHY) / CONFIG_FILE
+    stored = json.loads(path.read_text())
+    for name in STICKER_FIELDS:
+        del stored["config"]["attack"][name]
+    path.write_text(json.dumps(stored))
+    config = store.load_config(HEALTHY)
+    assert {name: getattr(config.attack, name) for name in STICKER_FIELDS} == UNHASHED_STICKER
+    assert AttackConfig().sticker_color != UNHASHED_STICKER["sticker_color"]
+    # Run ids of such configs are the ones they were saved under.
+    resolved = config.resolved(CLASS_NAMES)
+    assert not set(STICKER_FIELDS) & resolved.hashed_content()["attack"].keys()

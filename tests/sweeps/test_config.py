@@ -52,3 +52,18 @@ def test_every_cell_shares_the_sweep_s_sticker_and_its_ids_change_with_it():
     with pytest.raises(ConfigError) as caught:
         custom_sweep("custom", {}, 3, AXES, ["ac"], {"sticker_color": "red"})
     assert caught.value.parameter == "attack.sticker_color"
+
+
+def test_an_amplitude_sweep_s_id_ignores_the_sticker_its_cells_do_not_stamp():
+    axes = {"kinds": ("amplitude",), "amp": (64, 32)}
+    plain = custom_sweep("amp", {}, 3, axes, ["ac"])
+    green = custom_sweep("amp", {}, 3, axes, ["ac"], {"sticker_color": "yellow-green"})
+    assert [c.attack.relevant_fields() for c in plain.cells()] == [
+        c.attack.relevant_fields() for c in green.cells()
+    ]
+    assert plain.sweep_id() == green.sweep_id()
+    mixed = {"kinds": ("amplitude", "standard"), "amp": (64,)}
+    assert (
+        custom_sweep("mix", {}, 3, mixed, ["ac"]).sweep_id()
+        != custom_sweep("mix", {}, 3, mixed, ["ac"], {"sticker_color": "yellow-green"}).sweep_id()
+    )

@@ -54,7 +54,7 @@ def test_activation_clustering_rejects_an_unknown_layer():
 def test_heatmap_clustering_runs_end_to_end_and_reports_stages():
     rng = np.random.default_rng(0)
     clean = rng.integers(80, 140, size=(16, 32, 32, 3), dtype=np.uint8)
-    stamped, _ = StickerTrigger(3).apply(clean[:6], rng)
+    stamped, _ = StickerTrigger(3, "window", "yellow").apply(clean[:6], rng)
     images = np.concatenate([stamped, clean[6:]])
     torch.manual_seed(0)
     detector = HeatmapClustering(
