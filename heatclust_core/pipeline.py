@@ -13,7 +13,7 @@ import torch
 import heatclust_core
 from heatclust_core.attacks.metrics import attack_metrics
 from heatclust_core.attacks.poison import PoisonedSet, poison, poison_count
-from heatclust_core.config import AttackConfig, ResolvedRunConfig, RunConfig
+from heatclust_core.config import UNHASHED_STICKER, AttackConfig, ResolvedRunConfig, RunConfig
 from heatclust_core.data.imageset import Dataset, ImageSet, stratified_split
 from heatclust_core.data.loading import class_names, load_dataset, pool_class_counts
 from heatclust_core.progress import Progress, silent
@@ -64,7 +64,14 @@ def resolve(config: RunConfig) -> ResolvedRunConfig:
 
 def surrogate_config(config: RunConfig) -> RunConfig:
     """The clean run whose network the label-consistent attacker degrades images with."""
-    attack = AttackConfig(kind="none", source=config.attack.source, target=config.attack.target)
+    # Only its network is used, never its ASR: a fixed sticker keeps its id (so its cache)
+    # whatever the sticker's default.
+    attack = AttackConfig(
+        kind="none",
+        source=config.attack.source,
+        target=config.attack.target,
+        **UNHASHED_STICKER,
+    )
     train = config.train.model_copy(update={"adversarial_eps": config.attack.surrogate_eps})
     return config.model_copy(update={"attack": attack, "train": train, "removal": None})
 

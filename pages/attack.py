@@ -201,7 +201,7 @@ with form:
     errors["device"] = right.empty()
     with st.expander("Augmentation"):
         switched_on = {
-            name: st.toggle(name.replace("_", " "), value=True, key=f"augment_{name}")
+            name: field_input(st, AugmentConfig, name, key=f"augment_{name}")
             for name in AUGMENTATION_SWITCHES
         }
         # Strengths and the draw's group size, three to a row, each from its field.

@@ -130,13 +130,24 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("training")
     for name in ("epochs", "patience", "batch_size", "lr", "val_fraction", "precision"):
         _field_argument(group, TrainConfig, name)
+    defaults = AugmentConfig()
+    on = [name for name in AUGMENTATION_SWITCHES if getattr(defaults, name)]
+    off = [name for name in AUGMENTATION_SWITCHES if not getattr(defaults, name)]
+    group.add_argument(
+        "--augment",
+        nargs="*",
+        choices=AUGMENTATION_SWITCHES,
+        default=[],
+        metavar="NAME",
+        help=f"switch augmentations on that are off by default: {', '.join(off) or 'none'}",
+    )
     group.add_argument(
         "--no-augment",
         nargs="*",
         choices=AUGMENTATION_SWITCHES,
         default=[],
         metavar="NAME",
-        help=f"switch augmentations off: {', '.join(AUGMENTATION_SWITCHES)}",
+        help=f"switch augmentations off that are on by default: {', '.join(on) or 'none'}",
     )
     for name in AUGMENTATION_NUMBERS:
         _field_argument(group, AugmentConfig, name, flag=flag_for(f"train.augment.{name}"))
@@ -336,7 +347,13 @@ def run_config_from_args(args: argparse.Namespace) -> RunConfig:
         "pgd_step_size": args.pgd_step_size,
         "seed": args.seed,
     }
-    augment = {name: name not in args.no_augment for name in AUGMENTATION_SWITCHES}
+    if both := sorted(set(args.augment) & set(args.no_augment)):
+        raise ConfigError("--augment", f"{', '.join(both)} both switched on and off")
+    defaults = AugmentConfig()
+    augment = {
+        name: name in args.augment or (getattr(defaults, name) and name not in args.no_augment)
+        for name in AUGMENTATION_SWITCHES
+    }
     for name in AUGMENTATION_NUMBERS:
         augment[name] = getattr(args, _flag_dest(flag_for(f"train.augment.{name}")))
     train = {

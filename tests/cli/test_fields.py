@@ -16,6 +16,7 @@ from heatclust_core.config import (
 from heatclust_core.detection.config import DetectConfig
 from heatclust_core.detection.remediation import RemediateConfig
 from heatclust_core.detection.scan import ScanConfig
+from heatclust_core.errors import ConfigError
 from heatclust_core.explore.config import EmbedConfig
 from heatclust_core.storage import settings
 
@@ -24,7 +25,10 @@ NO_FLAG = {
     (DataConfig, "test_fraction"): "the split is part of the data set: GTSRB has its own",
     (TrainConfig, "seed"): "the attack's --seed seeds training too (build_run_config)",
     (TrainConfig, "adversarial_eps"): "set for the surrogate by --surrogate-eps",
-    (TrainConfig, "augment"): "--no-augment NAME... and an --augment-NAME flag per number",
+    (
+        TrainConfig,
+        "augment",
+    ): "--augment/--no-augment NAME... and an --augment-NAME flag per number",
     (RemediateConfig, "detect"): "the detect flags",
     (RemediateConfig, "removed"): "--remove-from FILE, an export of the explorer's selection",
 }
@@ -71,8 +75,21 @@ def test_detect_flags_in_remediate_default_to_the_remediations_detection():
 
 def test_the_augmentation_flags_cover_every_switch_and_number():
     parsed = vars(build_parser().parse_args(["train"]))
-    assert parsed["no_augment"] == []  # every switch on, as AugmentConfig's defaults
-    assert all(getattr(TrainConfig().augment, name) for name in AUGMENTATION_SWITCHES)
+    assert parsed["augment"] == parsed["no_augment"] == []
+    defaults = TrainConfig().augment
+    assert run_config_from_args(build_parser().parse_args(["train"])).train.augment == defaults
+    off = [name for name in AUGMENTATION_SWITCHES if not getattr(defaults, name)]
+    on = [name for name in AUGMENTATION_SWITCHES if getattr(defaults, name)]
+    assert off and on
+    flipped = build_parser().parse_args(["train", "--augment", *off, "--no-augment", *on])
+    augment = run_config_from_args(flipped).train.augment
+    assert not any(getattr(augment, name) for name in on)
+    assert all(getattr(augment, name) for name in off)
+    with pytest.raises(ConfigError) as caught:
+        run_config_from_args(
+            build_parser().parse_args(["train", "--augment", off[0], "--no-augment", off[0]])
+        )
+    assert caught.value.parameter == "--augment"
     assert parsed["augment_group"] == TrainConfig().augment.group_size
     for name in AUGMENTATION_NUMBERS:
         flag = flag_for(f"train.augment.{name}")

@@ -9,9 +9,14 @@ def _jitter(config: AugmentConfig) -> v2.ColorJitter:
     return next(t for t in build_augmentation(config).transforms if isinstance(t, v2.ColorJitter))
 
 
-def test_hue_shift_is_off_by_default_and_set_by_its_field():
-    assert _jitter(AugmentConfig()).hue is None
-    assert _jitter(AugmentConfig(hue=0.05)).hue == (-0.05, 0.05)
+EVERY_TRANSFORM = AugmentConfig(color_jitter=True, random_grayscale=True)
+
+
+def test_colour_augmentations_and_the_hue_shift_are_off_by_default():
+    transforms = build_augmentation(AugmentConfig()).transforms
+    assert not any(isinstance(t, (v2.ColorJitter, v2.RandomGrayscale)) for t in transforms)
+    assert _jitter(EVERY_TRANSFORM).hue is None
+    assert _jitter(EVERY_TRANSFORM.model_copy(update={"hue": 0.05})).hue == (-0.05, 0.05)
 
 
 def test_the_strengths_come_from_the_fields():
@@ -24,7 +29,7 @@ def test_the_strengths_come_from_the_fields():
     assert affine.degrees == [-15.0, 15.0] and affine.translate is None and affine.shear is None
     assert grayscale.p == 0.1
     # The defaults are the strengths written into the transforms before they were fields.
-    crop, rotation, jitter, affine, grayscale, _ = build_augmentation(AugmentConfig()).transforms
+    crop, rotation, jitter, affine, grayscale, _ = build_augmentation(EVERY_TRANSFORM).transforms
     assert crop.scale == (0.8, 1.0) and crop.ratio == (0.9, 1.1)
     assert rotation.degrees == [-10.0, 10.0] and jitter.brightness == (0.7, 1.3)
     assert affine.translate == (0.06, 0.06) and affine.shear == [-5.0, 5.0]
@@ -32,7 +37,7 @@ def test_the_strengths_come_from_the_fields():
 
 
 def test_each_switch_removes_its_transform():
-    everything = AugmentConfig()
+    everything = EVERY_TRANSFORM
     none = AugmentConfig(
         random_resized_crop=False,
         random_rotation=False,
