@@ -131,24 +131,17 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
     for name in ("epochs", "patience", "batch_size", "lr", "val_fraction", "precision"):
         _field_argument(group, TrainConfig, name)
     defaults = AugmentConfig()
-    on = [name for name in AUGMENTATION_SWITCHES if getattr(defaults, name)]
-    off = [name for name in AUGMENTATION_SWITCHES if not getattr(defaults, name)]
-    group.add_argument(
-        "--augment",
-        nargs="*",
-        choices=AUGMENTATION_SWITCHES,
-        default=[],
-        metavar="NAME",
-        help=f"switch augmentations on that are off by default: {', '.join(off) or 'none'}",
-    )
-    group.add_argument(
-        "--no-augment",
-        nargs="*",
-        choices=AUGMENTATION_SWITCHES,
-        default=[],
-        metavar="NAME",
-        help=f"switch augmentations off that are on by default: {', '.join(on) or 'none'}",
-    )
+    for flag, default, verb in (("--augment", False, "on"), ("--no-augment", True, "off")):
+        names = [name for name in AUGMENTATION_SWITCHES if getattr(defaults, name) == default]
+        group.add_argument(
+            flag,
+            nargs="*",
+            choices=AUGMENTATION_SWITCHES,
+            default=[],
+            metavar="NAME",
+            help=f"switch augmentations {verb}; {'on' if default else 'off'} by default: "
+            f"{', '.join(names) or 'none'}",
+        )
     for name in AUGMENTATION_NUMBERS:
         _field_argument(group, AugmentConfig, name, flag=flag_for(f"train.augment.{name}"))
     group.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
