@@ -6,6 +6,7 @@ help from that field (config.py), so the form is long but holds no value of its 
 
 import streamlit as st
 
+from heatclust_core.attacks.caveats import caveats
 from heatclust_core.attacks.preview import attack_preview
 from heatclust_core.config import (
     ATTACK_KINDS,
@@ -303,6 +304,8 @@ with preview_column:
             )
             if preview.note:
                 st.caption(preview.note)
+        for line in caveats(config):
+            st.warning(line[0].upper() + line[1:] + ".", icon=":material/blur_on:")
         st.caption(f"Run id of these settings: `{config.run_id()}`")
 
 if submitted:

@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from heatclust_core.attacks.caveats import CHECKERBOARD_BLURRING_AUGMENTATIONS
 from heatclust_core.config import (
     AUGMENTATION_NUMBERS,
     AUGMENTATION_SWITCHES,
@@ -160,10 +161,16 @@ def test_attack_page_previews_poisoned_examples_as_parameters_change(app_env):
     assert any("labelled 5 · Speed limit (80km/h)" in c.value for c in app.caption)
     sticker_keys = ("sticker_color", "sticker_placement")
     assert not any(app.selectbox(key=key).disabled for key in sticker_keys)
+    assert not app.warning
     app.selectbox(key="kind").set_value("amplitude").run()
     assert all(app.selectbox(key=key).disabled for key in sticker_keys)  # a checkerboard
     notes = " ".join(c.value for c in app.caption)
     assert "Class 5 · Speed limit (80km/h)" in notes and "PGD degradation not shown" in notes
+    # The checkerboard's caveat while a resampling augmentation is on, gone once all are off.
+    assert any("amplitude trigger" in w.value for w in app.warning)
+    for name in CHECKERBOARD_BLURRING_AUGMENTATIONS:
+        app.toggle(key=f"augment_{name}").set_value(False).run()
+    assert not app.warning
     app.selectbox(key="kind").set_value("none").run()
     assert len(app.get("image")) == 0
     assert any("poisons nothing" in c.value for c in app.caption)

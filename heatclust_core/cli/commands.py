@@ -4,8 +4,10 @@ return a JSON-able result (printed by `cli.printing`, or as JSON with --json).""
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
+from heatclust_core.attacks.caveats import caveats
 from heatclust_core.cli.arguments import run_config_from_args
 from heatclust_core.config import DataConfig, RunConfig, build, from_stored
 from heatclust_core.detection.config import DetectConfig
@@ -19,7 +21,7 @@ from heatclust_core.example.shipped import read_manifest
 from heatclust_core.explore.config import EmbedConfig
 from heatclust_core.explore.embeddings import run_embedding
 from heatclust_core.explore.export import read_sample_ids
-from heatclust_core.pipeline import train_run
+from heatclust_core.pipeline import resolve, train_run
 from heatclust_core.presentation.report import run_report, sweep_report
 from heatclust_core.progress import Progress
 from heatclust_core.storage.atomic import atomic_write
@@ -30,7 +32,13 @@ from heatclust_core.sweeps.runner import load_sweeps, sweep_record, sweeps_dir
 
 def train_command(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
     config = run_config_from_args(args)
-    return train_run(config, RunStore(args.models_dir), args.device, progress).summary()
+    # Said once the values are known to fit the data (a bad one gets its one line alone), and
+    # before the minutes of training, not after them.
+    notes = caveats(resolve(config))
+    for line in notes:
+        print(f"note: {line}", file=sys.stderr)
+    summary = train_run(config, RunStore(args.models_dir), args.device, progress).summary()
+    return summary | {"caveats": notes}
 
 
 def detect_config(args: argparse.Namespace) -> DetectConfig:

@@ -24,6 +24,8 @@ def print_train(summary: dict[str, Any]) -> None:
         + ", ".join(f"{c}:{v:.2f}" for c, v in summary["per_class_asr"].items())
     )
     print(f"  seconds         {summary['seconds']:.1f}")
+    for line in summary.get("caveats", ()):
+        print(f"  note            {line}")
 
 
 def print_embed(result: dict[str, Any]) -> None:

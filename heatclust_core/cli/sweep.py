@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
+from heatclust_core.attacks.caveats import caveats
 from heatclust_core.config import (
     ATTACK_KINDS,
     STICKER_FIELDS,
@@ -24,7 +26,7 @@ from heatclust_core.storage.run_store import RunStore
 from heatclust_core.sweeps.config import SweepConfig, custom_sweep
 from heatclust_core.sweeps.executors import LocalExecutor, RayExecutor
 from heatclust_core.sweeps.presets import PRESETS, preset
-from heatclust_core.sweeps.runner import run_sweep
+from heatclust_core.sweeps.runner import resolved_cells, run_sweep
 from heatclust_core.sweeps.tables import paper_layout, sweep_table
 
 
@@ -126,6 +128,11 @@ def sweep_command(args: argparse.Namespace, progress) -> dict[str, Any]:
         executor = RayExecutor(args.ray_address, args.ray_cpus)
     else:
         executor = LocalExecutor(args.workers)
+    # Said once the values are known to be valid (a bad one gets its one line alone), and
+    # before the sweep's hours, not after them.
+    notes = list(dict.fromkeys(line for cell in resolved_cells(sweep) for line in caveats(cell)))
+    for line in notes:
+        print(f"note: {line}", file=sys.stderr)
     record = run_sweep(sweep, RunStore(args.models_dir), executor, args.device, progress)
     table = sweep_table(record)
     if args.csv:
@@ -136,6 +143,7 @@ def sweep_command(args: argparse.Namespace, progress) -> dict[str, Any]:
         "table": paper_layout(table, record).to_dict(orient="records"),
         "table_full": table.to_dict(orient="records"),
         "cells": record["cells"],
+        "caveats": notes,
     }
 
 
@@ -144,3 +152,5 @@ def print_sweep(result: dict[str, Any]) -> None:
 
     print(f"sweep {result['sweep_id']}: {result['note']}")
     print(pd.DataFrame(result["table"]).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    for line in result.get("caveats", ()):
+        print(f"note: {line}")

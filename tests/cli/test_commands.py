@@ -46,6 +46,8 @@ def _target_pool(data_dir) -> int:
         (["--dataset", "gtsrb"], "--data-dir"),
         (["--p", "90"], "--p"),  # more poisons than the tiny set's source class holds
         (["--seed", "5000000000"], "--seed"),
+        # the amplitude attack's caveat is not said before a refusal
+        (["--attack", "amplitude", "--target", "No such sign"], "--target"),
     ],
 )
 def test_invalid_parameters_exit_2_with_one_line_and_write_nothing(
@@ -76,9 +78,11 @@ def test_train_json_then_cached(capsys, dirs, tmp_path):
         "cached",
         "seconds",
         "config",
+        "caveats",
     ):
         assert key in first
     assert first["cached"] is False
+    assert first["caveats"] == []  # the standard attack's sticker survives the augmentations
     assert (
         first["config"]["attack"] | {"kind": "standard", "source": 2, "target": 5, "p": 33.0}
         == first["config"]["attack"]
@@ -103,12 +107,15 @@ def test_train_json_then_cached(capsys, dirs, tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("attack", ["label-consistent", "amplitude"])
 def test_label_consistent_attacks_train_a_surrogate_first(capsys, dirs, tmp_path, attack):
-    code, out, _ = _run(
+    code, out, err = _run(
         capsys, "train", *dirs, *TINY, "--attack", attack, "--amp", "64", "--p", "50", "--json"
     )
     assert code == 0
     result = json.loads(out)
     assert result["config"]["attack"]["kind"] == attack
+    # The checkerboard's caveat, in the result and on stderr before the training.
+    assert len(result["caveats"]) == (attack == "amplitude")
+    assert ("note: the amplitude trigger" in err) == (attack == "amplitude")
     assert result["n_poisoned"] == round(0.5 * _target_pool(dirs[1]))
     runs = {p.name for p in (tmp_path / "models").iterdir()}
     assert len(runs) == 2 and result["run_id"] in runs  # the run and its clean surrogate
@@ -280,7 +287,12 @@ def test_scan_refuses_a_seed_out_of_range(capsys, tiny_run):
 
 
 @pytest.mark.parametrize(
-    ("argv", "flag"), [(["--workers", "0"], "--workers"), (["--p", "99.9"], "--p")]
+    ("argv", "flag"),
+    [
+        (["--workers", "0"], "--workers"),
+        (["--p", "99.9"], "--p"),
+        (["--attack", "amplitude", "--workers", "0"], "--workers"),
+    ],
 )
 def test_sweep_refuses_before_writing_its_record(capsys, tmp_path, dirs, argv, flag):
     code, out, err = _run(capsys, "sweep", *dirs, "--images-per-class", "20", "--quiet", *argv)

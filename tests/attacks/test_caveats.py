@@ -1,0 +1,34 @@
+"""Caveats: said for the amplitude attack while a resampling augmentation is on, else not."""
+
+import pytest
+
+from heatclust_core.attacks.caveats import CHECKERBOARD_BLURRING_AUGMENTATIONS, caveats
+from heatclust_core.config import RunConfig
+
+
+def _config(kind: str, **augment) -> RunConfig:
+    return RunConfig.model_validate(
+        {"attack": {"kind": kind, "amp": 64}, "train": {"augment": augment}}
+    )
+
+
+def test_the_amplitude_attack_with_the_default_augmentations_gets_one_caveat():
+    (line,) = caveats(_config("amplitude"))
+    for name in CHECKERBOARD_BLURRING_AUGMENTATIONS:
+        assert name.replace("_", " ") in line
+
+
+def test_it_names_only_the_resampling_augmentations_still_on():
+    (line,) = caveats(_config("amplitude", random_rotation=False, random_affine=False))
+    assert "random resized crop" in line
+    assert "rotation" not in line and "affine" not in line
+
+
+def test_without_resampling_augmentations_the_amplitude_attack_gets_none():
+    off = dict.fromkeys(CHECKERBOARD_BLURRING_AUGMENTATIONS, False)
+    assert caveats(_config("amplitude", **off)) == []
+
+
+@pytest.mark.parametrize("kind", ["none", "standard", "label-consistent"])
+def test_sticker_attacks_get_none(kind):
+    assert caveats(_config(kind)) == []
