@@ -7,7 +7,7 @@ minutes later.
 
 from __future__ import annotations
 
-from heatclust_core.config import RunConfig
+from heatclust_core.config import AugmentConfig, RunConfig
 
 # Resampling augmentations: each moves the image by fractions of a pixel and interpolates,
 # which blurs a 1-px checkerboard and shifts its phase, so the amplitude trigger the network
@@ -21,15 +21,28 @@ CHECKERBOARD_BLURRING_AUGMENTATIONS: tuple[str, ...] = (
 )
 
 
+def resampling_augmentations(augment: AugmentConfig) -> list[str]:
+    """Those of CHECKERBOARD_BLURRING_AUGMENTATIONS that are on and move by fractions of a
+    pixel: RandomAffine's shifts are whole pixels (torchvision rounds them), so an affine
+    without rotation or shear keeps the checkerboard; a rotation of 0 deg does nothing; a crop
+    of the whole area is the whole image (torchvision falls back to it for any ratio)."""
+    moves = {
+        "random_resized_crop": augment.crop_scale < 1,
+        "random_rotation": augment.rotation > 0,
+        "random_affine": augment.affine_degrees > 0 or augment.shear > 0,
+    }
+    return [
+        name
+        for name in CHECKERBOARD_BLURRING_AUGMENTATIONS
+        if getattr(augment, name) and moves[name]
+    ]
+
+
 def caveats(config: RunConfig) -> list[str]:
     """One line per measured reason the attack of `config` is unlikely to take hold."""
     lines = []
     if config.attack.kind == "amplitude":
-        blurring = [
-            name
-            for name in CHECKERBOARD_BLURRING_AUGMENTATIONS
-            if getattr(config.train.augment, name)
-        ]
+        blurring = resampling_augmentations(config.train.augment)
         if blurring:
             words = [name.replace("_", " ") for name in blurring]
             listed = ", ".join(words[:-1]) + " and " + words[-1] if len(words) > 1 else words[0]

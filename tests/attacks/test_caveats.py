@@ -32,3 +32,12 @@ def test_without_resampling_augmentations_the_amplitude_attack_gets_none():
 @pytest.mark.parametrize("kind", ["none", "standard", "label-consistent"])
 def test_sticker_attacks_get_none(kind):
     assert caveats(_config(kind)) == []
+
+
+def test_whole_pixel_shifts_and_zero_strengths_do_not_count():
+    # RandomAffine without rotation or shear shifts by whole pixels; a 0-deg rotation and a
+    # crop of the whole area leave the image as it is.
+    still = {"affine_degrees": 0.0, "shear": 0.0, "rotation": 0.0, "crop_scale": 1.0}
+    assert caveats(_config("amplitude", **still)) == []
+    (line,) = caveats(_config("amplitude", **(still | {"shear": 5.0})))
+    assert "random affine" in line and "rotation" not in line and "crop" not in line
