@@ -121,6 +121,28 @@ def test_label_consistent_attacks_train_a_surrogate_first(capsys, dirs, tmp_path
     assert len(runs) == 2 and result["run_id"] in runs  # the run and its clean surrogate
 
 
+@pytest.mark.slow
+def test_an_amplitude_sweep_says_its_caveat_once_before_it_trains(capsys, dirs):
+    argv = ["--images-per-class", "20", "--epochs", "1", "--quiet", "--attack", "amplitude"]
+    code, out, err = _run(
+        capsys,
+        "sweep",
+        *dirs,
+        *argv,
+        "--amp",
+        "64",
+        "32",
+        "--p",
+        "50",
+        "--detectors",
+        "ac",
+        "--json",
+    )
+    assert code == 0
+    assert len(json.loads(out)["caveats"]) == 1  # two cells, one caveat
+    assert err.count("note: the amplitude trigger") == 1
+
+
 def test_text_output_and_class_names(capsys, dirs):
     code, out, _ = _run(capsys, "train", *dirs, *TINY, "--source", "Yield", "--target", "Stop")
     assert code == 0
