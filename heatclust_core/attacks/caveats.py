@@ -7,34 +7,33 @@ minutes later.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from heatclust_core.config import AugmentConfig, RunConfig
 
 # Resampling augmentations: each moves the image by fractions of a pixel and interpolates,
 # which blurs a 1-px checkerboard and shifts its phase, so the amplitude trigger the network
 # sees changes every epoch. On the embedded data (seed 0, p = 33 %, README "The amplitude
 # attack and the geometric augmentations") amp 128 gave MASR 0.012 with them and 1.000
-# without; even amp 255 gave 0.024 with them.
-CHECKERBOARD_BLURRING_AUGMENTATIONS: tuple[str, ...] = (
-    "random_resized_crop",
-    "random_rotation",
-    "random_affine",
-)
+# without; even amp 255 gave 0.024 with them. Each is named with the strengths under which it
+# moves by fractions of a pixel: RandomAffine's shifts are whole pixels (torchvision rounds
+# them), so an affine without rotation or shear keeps the checkerboard; a rotation of 0 deg
+# does nothing; a crop of the whole area is the whole image (torchvision falls back to it for
+# any ratio).
+_RESAMPLES: dict[str, Callable[[AugmentConfig], bool]] = {
+    "random_resized_crop": lambda augment: augment.crop_scale < 1,
+    "random_rotation": lambda augment: augment.rotation > 0,
+    "random_affine": lambda augment: augment.affine_degrees > 0 or augment.shear > 0,
+}
+CHECKERBOARD_BLURRING_AUGMENTATIONS: tuple[str, ...] = tuple(_RESAMPLES)
 
 
 def resampling_augmentations(augment: AugmentConfig) -> list[str]:
-    """Those of CHECKERBOARD_BLURRING_AUGMENTATIONS that are on and move by fractions of a
-    pixel: RandomAffine's shifts are whole pixels (torchvision rounds them), so an affine
-    without rotation or shear keeps the checkerboard; a rotation of 0 deg does nothing; a crop
-    of the whole area is the whole image (torchvision falls back to it for any ratio)."""
-    moves = {
-        "random_resized_crop": augment.crop_scale < 1,
-        "random_rotation": augment.rotation > 0,
-        "random_affine": augment.affine_degrees > 0 or augment.shear > 0,
-    }
+    """Those of CHECKERBOARD_BLURRING_AUGMENTATIONS that are on at strengths that resample."""
     return [
         name
-        for name in CHECKERBOARD_BLURRING_AUGMENTATIONS
-        if getattr(augment, name) and moves[name]
+        for name, resamples in _RESAMPLES.items()
+        if getattr(augment, name) and resamples(augment)
     ]
 
 

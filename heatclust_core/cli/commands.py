@@ -31,10 +31,10 @@ from heatclust_core.sweeps.runner import load_sweeps, sweep_record, sweeps_dir
 
 
 def train_command(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
-    config = run_config_from_args(args)
-    # Said once the values are known to fit the data (a bad one gets its one line alone), and
-    # before the minutes of training, not after them.
-    notes = caveats(resolve(config))
+    # Resolved here, once: the caveats are said after the values are known to fit the data
+    # (a bad one gets its one line alone) and before the minutes of training, not after them.
+    config = resolve(run_config_from_args(args))
+    notes = caveats(config)
     for line in notes:
         print(f"note: {line}", file=sys.stderr)
     summary = train_run(config, RunStore(args.models_dir), args.device, progress).summary()

@@ -130,10 +130,11 @@ def sweep_command(args: argparse.Namespace, progress) -> dict[str, Any]:
         executor = LocalExecutor(args.workers)
     # Said once the values are known to be valid (a bad one gets its one line alone), and
     # before the sweep's hours, not after them.
-    notes = list(dict.fromkeys(line for cell in resolved_cells(sweep) for line in caveats(cell)))
+    cells = resolved_cells(sweep)
+    notes = list(dict.fromkeys(line for cell in cells for line in caveats(cell)))
     for line in notes:
         print(f"note: {line}", file=sys.stderr)
-    record = run_sweep(sweep, RunStore(args.models_dir), executor, args.device, progress)
+    record = run_sweep(sweep, RunStore(args.models_dir), executor, args.device, progress, cells)
     table = sweep_table(record)
     if args.csv:
         table.to_csv(args.csv, index=False)

@@ -57,10 +57,12 @@ def run_sweep(
     executor: Executor | None = None,
     device: str = "auto",
     progress: Progress = silent,
+    cells: list[ResolvedRunConfig] | None = None,
 ) -> dict[str, Any]:
     """Compute the missing cells of `sweep` and return its record (also saved as
-    models/sweeps/<sweep_id>.json)."""
-    cells = resolved_cells(sweep)
+    models/sweeps/<sweep_id>.json). `cells`: the sweep's resolved cells, when the caller has
+    them."""
+    cells = resolved_cells(sweep) if cells is None else cells
     record = sweep_record(sweep, store, cells)
     path = sweeps_dir(store) / f"{record['sweep_id']}.json"
     write_json(path, record)
