@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 import heatclust_core
-from heatclust_core.attacks.metrics import attack_metrics
+from heatclust_core.attacks.metrics import attack_metrics, poisons_read_as_target
 from heatclust_core.attacks.poison import PoisonedSet, poison, poison_count
 from heatclust_core.config import UNHASHED_STICKER, AttackConfig, ResolvedRunConfig, RunConfig
 from heatclust_core.data.imageset import Dataset, ImageSet, stratified_split
@@ -40,6 +40,8 @@ class RunResult:
             "asr": m["asr"],
             "per_class_asr": m["per_class_asr"],
             "masr": m["masr"],
+            # Runs trained before this field lack it.
+            "poisons_read_as_target": m.get("poisons_read_as_target"),
             "n_parameters": m["n_parameters"],
             "n_poisoned": m["n_poisoned"],
             "epochs_run": len(m["history"]),
@@ -166,6 +168,16 @@ def train_run(
     metrics = attack_metrics(
         trained.model, dataset.test, config.attack, dataset.n_classes, torch_device
     )
+    if config.removal is None:
+        # The pool is in the poisoned set's order; a cleaned run's pool is not.
+        metrics["poisons_read_as_target"] = poisons_read_as_target(
+            trained.model,
+            poisoned,
+            dataset.pool.images,
+            config.attack.target,
+            config.attack.sticker_size,
+            torch_device,
+        )
     metrics.update(
         {
             "run_id": run_id,

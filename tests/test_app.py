@@ -269,6 +269,11 @@ def test_inspect_shows_the_metrics_and_the_charts_of_a_finished_run(app_env, fin
     values = {m.label: m.value for m in app.metric}
     assert values["Clean accuracy"] == f"{metrics['clean_accuracy']:.4f}"
     assert values["MASR"] == f"{metrics['masr']:.4f}"
+    reading = metrics["poisons_read_as_target"]
+    assert any(
+        f"{reading['with_trigger']:.3f} with their trigger" in caption.value
+        for caption in app.caption
+    )
     asr = chart(app, "asr-chart")
     bars = asr.data[0]
     assert len(bars.x) == 42 and "5 Speed limit (80km/h)" not in bars.x  # all but the target

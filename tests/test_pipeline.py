@@ -2,7 +2,9 @@
 
 import numpy as np
 import pytest
+import torch
 
+from heatclust_core.attacks.metrics import poisons_read_as_target
 from heatclust_core.attacks.poison import poison, poison_count
 from heatclust_core.config import AttackConfig, ResolvedRunConfig, RunConfig
 from heatclust_core.data.loading import class_names, load_dataset, pool_class_counts
@@ -47,3 +49,19 @@ def test_poisoning_with_the_settled_count_is_poisoning_without_it(tiny_data):
     assert counted.is_poisoned.sum() == resolved.n_poisoned
     np.testing.assert_array_equal(counted.data.images, recounted.data.images)
     np.testing.assert_array_equal(counted.is_poisoned, recounted.is_poisoned)
+
+
+def test_a_trained_run_keeps_how_its_network_reads_its_poisons(tiny_run):
+    store, run_id = tiny_run
+    config = store.load_config(run_id)
+    stored = store.load_metrics(run_id)["poisons_read_as_target"]
+    recomputed = poisons_read_as_target(
+        store.load_model(run_id),
+        store.load_train_set(run_id),
+        load_dataset(config.data).pool.images,
+        config.attack.target,
+        config.attack.sticker_size,
+        torch.device("cpu"),
+    )
+    assert stored == recomputed
+    assert set(stored) == {"with_trigger", "without_trigger"}

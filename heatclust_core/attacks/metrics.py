@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from heatclust_core.attacks.poison import evaluation_trigger
+from heatclust_core.attacks.poison import PoisonedSet, evaluation_trigger
 from heatclust_core.config import AttackConfig
 from heatclust_core.data.imageset import ImageSet
 from heatclust_core.training.network import batched_logits
@@ -51,3 +51,44 @@ def attack_metrics(
         "per_class_asr": per_class_asr,
         "masr": float(np.mean(list(per_class_asr.values()))) if per_class_asr else float("nan"),
     }
+
+
+def poisons_read_as_target(
+    model: nn.Module,
+    poisoned: PoisonedSet,
+    clean_pool: np.ndarray,
+    target: int,
+    trigger_size: int,
+    device: torch.device,
+) -> dict[str, float] | None:
+    """How the attacked network reads its own training poisons, as shares in [0, 1]:
+    with_trigger as trained, without_trigger with the trigger's pixels put back from the clean
+    pool image (a label-consistent poison keeps its PGD change elsewhere).
+
+    A backdoor that took hold reads the poisons as the target only with the trigger; a network
+    that fitted the poisons from their content (a label-consistent attack whose trigger it did
+    not learn) reads them so either way. clean_pool: (N, H, W, 3) uint8, the pool before the
+    attack, in `poisoned`'s order. None where nothing was poisoned.
+    """
+    index = np.flatnonzero(poisoned.is_poisoned)
+    if len(index) == 0:
+        return None
+    with_trigger = poisoned.data.images[index]
+    without_trigger = with_trigger.copy()
+    for row, sample in enumerate(index):
+        top, left = poisoned.trigger_positions[sample]
+        block = np.s_[top : top + trigger_size, left : left + trigger_size]
+        without_trigger[row][block] = clean_pool[sample][block]
+    return {
+        "with_trigger": float((predict(model, with_trigger, device) == target).mean()),
+        "without_trigger": float((predict(model, without_trigger, device) == target).mean()),
+    }
+
+
+def describe_poison_reading(reading: dict[str, float]) -> str:
+    """One line on poisons_read_as_target's shares, for the command line, Inspect and reports."""
+    return (
+        f"training poisons read as the target: {reading['with_trigger']:.3f} with their "
+        f"trigger, {reading['without_trigger']:.3f} without it (a backdoor that took hold: "
+        "high, then low; both high: the network fitted the poisons themselves)"
+    )

@@ -1,8 +1,14 @@
 import numpy as np
+import pytest
 import torch
 from torch import nn
 
-from heatclust_core.attacks.metrics import attack_metrics
+from heatclust_core.attacks.metrics import (
+    attack_metrics,
+    describe_poison_reading,
+    poisons_read_as_target,
+)
+from heatclust_core.attacks.poison import poison
 from heatclust_core.attacks.triggers import STICKER_COLORS
 from heatclust_core.config import AttackConfig
 from heatclust_core.data.imageset import ImageSet
@@ -38,3 +44,69 @@ def test_asr_per_class_asr_and_masr():
     assert metrics["per_class_asr"] == {"0": 1.0, "1": 1.0, "2": 0.0}
     assert metrics["asr"] == 1.0
     assert metrics["masr"] == 2 / 3
+
+
+class _ReadsAnyChange(nn.Module):
+    """Predicts `target` for an image with any pixel unlike its top-left one (the pools below
+    are one colour per image), else class 0: a network that reads only the trigger."""
+
+    def __init__(self, target):
+        super().__init__()
+        self.target = target
+
+    def forward(self, x):
+        changed = (x - x[:, :, :1, :1]).abs().flatten(1).amax(1) > 1e-6
+        return nn.functional.one_hot(torch.where(changed, self.target, 0), 6).float()
+
+
+class _AlwaysTarget(nn.Module):
+    """Predicts `target` for everything: a network that fitted the poisons' content."""
+
+    def __init__(self, target):
+        super().__init__()
+        self.target = target
+
+    def forward(self, x):
+        return nn.functional.one_hot(torch.full((len(x),), self.target), 6).float()
+
+
+def _uniform_pool(per_class=30, n_classes=6):
+    """One flat random colour per image: the trigger is its only detail."""
+    rng = np.random.default_rng(0)
+    colours = rng.integers(40, 200, size=(per_class * n_classes, 1, 1, 3), dtype=np.uint8)
+    images = np.broadcast_to(colours, (per_class * n_classes, 32, 32, 3)).copy()
+    return ImageSet(images, np.repeat(np.arange(n_classes), per_class))
+
+
+@pytest.mark.parametrize(
+    "attack",
+    [
+        AttackConfig(kind="standard", source=2, target=5, p=33, seed=1),
+        # eps 0: the amplitude trigger on the target's own images, at its fixed position.
+        AttackConfig(kind="amplitude", target=5, p=33, amp=64, eps=0.0, seed=1),
+    ],
+    ids=["sticker", "checkerboard"],
+)
+def test_a_trigger_reading_network_reads_poisons_as_the_target_only_with_the_trigger(attack):
+    pool = _uniform_pool()
+    poisoned = poison(pool, attack, 6, surrogate=nn.Identity(), device=torch.device("cpu"))
+    assert poisoned.is_poisoned.sum() > 0
+    cpu = torch.device("cpu")
+    backdoor = poisons_read_as_target(
+        _ReadsAnyChange(5), poisoned, pool.images, 5, attack.sticker_size, cpu
+    )
+    assert backdoor == {"with_trigger": 1.0, "without_trigger": 0.0}
+    content = poisons_read_as_target(
+        _AlwaysTarget(5), poisoned, pool.images, 5, attack.sticker_size, cpu
+    )
+    assert content == {"with_trigger": 1.0, "without_trigger": 1.0}
+    assert "1.000 with their trigger, 0.000 without it" in describe_poison_reading(backdoor)
+
+
+def test_a_run_without_poisons_has_no_poison_reading():
+    pool = _uniform_pool()
+    clean = poison(pool, AttackConfig(kind="none", target=5), 6)
+    reading = poisons_read_as_target(
+        _AlwaysTarget(5), clean, pool.images, 5, 3, torch.device("cpu")
+    )
+    assert reading is None

@@ -71,6 +71,8 @@ def test_run_report_holds_every_section_and_no_external_reference(reported_run):
     assert len(re.findall(r'<img alt="[^"]*" src="data:image/png;base64,', page)) == 12  # 6 + 6
     assert run_id in page and "&quot;versions&quot;" in page  # the escaped JSON block
     assert html.escape(store.load_config(run_id).attack.trigger_label) in page
+    reading = store.load_metrics(run_id)["poisons_read_as_target"]
+    assert f"{reading['without_trigger']:.3f} without it" in page
 
 
 def test_report_command_writes_the_file(reported_run, tmp_path, capsys):
