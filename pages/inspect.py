@@ -106,7 +106,7 @@ cells[4].metric(
     help=f"on {metrics['device']}, in {metrics.get('train_precision', 'float32')}",
 )
 if reading := metrics.get("poisons_read_as_target"):
-    st.caption(describe_poison_reading(reading).capitalize() + ".")
+    st.caption(describe_poison_reading(reading))
 st.plotly_chart(
     per_class_asr_figure(metrics, attack.source, attack.target, attack.kind), key="asr-chart"
 )

@@ -88,7 +88,7 @@ def poisons_read_as_target(
 def describe_poison_reading(reading: dict[str, float]) -> str:
     """One line on poisons_read_as_target's shares, for the command line, Inspect and reports."""
     return (
-        f"training poisons read as the target: {reading['with_trigger']:.3f} with their "
+        f"Training poisons read as the target: {reading['with_trigger']:.3f} with their "
         f"trigger, {reading['without_trigger']:.3f} without it (a backdoor that took hold: "
-        "high, then low; both high: the network fitted the poisons themselves)"
+        "high, then low; both high: the network fitted the poisons themselves)."
     )

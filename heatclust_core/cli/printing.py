@@ -25,7 +25,7 @@ def print_train(summary: dict[str, Any]) -> None:
         + ", ".join(f"{c}:{v:.2f}" for c, v in summary["per_class_asr"].items())
     )
     if reading := summary.get("poisons_read_as_target"):
-        print(f"  poisons         {describe_poison_reading(reading)}")
+        print(f"  {describe_poison_reading(reading)}")
     print(f"  seconds         {summary['seconds']:.1f}")
     for line in summary.get("caveats", ()):
         print(f"  note            {line}")

@@ -149,7 +149,7 @@ def run_report(store: RunStore, run_id: str, gallery_size: int = 6) -> str:
         digits=4,
     )
     if reading := metrics.get("poisons_read_as_target"):
-        page.text(describe_poison_reading(reading).capitalize() + ".")
+        page.text(describe_poison_reading(reading))
     page.chart(per_class_asr_figure(metrics, attack.source, attack.target, attack.kind))
     page.chart(training_history_figure(metrics["history"]))
 

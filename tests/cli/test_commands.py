@@ -148,7 +148,7 @@ def test_text_output_and_class_names(capsys, dirs):
     code, out, _ = _run(capsys, "train", *dirs, *TINY, "--source", "Yield", "--target", "Stop")
     assert code == 0
     assert "Yield -> Stop" in out and "clean accuracy" in out and "MASR" in out
-    assert "training poisons read as the target:" in out
+    assert "Training poisons read as the target:" in out
 
 
 @pytest.mark.slow  # a fresh interpreter imports torch and the whole package
