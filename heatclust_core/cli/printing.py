@@ -70,6 +70,11 @@ def print_detect(result: dict[str, Any]) -> None:
         f"flagged cluster {result['flagged_cluster']} of sizes {result['cluster_sizes']}"
     )
     print("  seconds " + ", ".join(f"{k} {v:.1f}" for k, v in result["seconds"].items()))
+    if "kmeans_iterations" in result:
+        print(
+            f"  k-means iterations {result['kmeans_iterations']} (at most "
+            f"{result['config']['max_iter']}), {result['gw_solves']:,} GW solves"
+        )
 
 
 def print_remediate(result: dict[str, Any]) -> None:

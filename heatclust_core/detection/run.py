@@ -124,6 +124,11 @@ def run_detection(
         "embedding": np.asarray(detector.embedding_, dtype=float).round(6).tolist(),
         "embedding_axes": _embedding_axes(config),
     }
+    if (kmeans := getattr(detector, "kmeans_", None)) is not None:
+        # HC's time is its GW solves: samples x k per k-means iteration, and the iterations
+        # run to the cap where nothing splits the class (README, "What HC's time scales with").
+        result["kmeans_iterations"] = kmeans.iterations
+        result["gw_solves"] = kmeans.n_gw
     if getattr(detector, "mds_embedding_", None) is not None:
         result["mds"] = {
             "sample_position": detector.mds_index_.tolist(),

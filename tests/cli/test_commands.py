@@ -223,6 +223,9 @@ def test_detect_json_reports_rates_counts_and_stage_times(capsys, tiny_run, extr
     for key in ("tpr", "tnr", "precision", "f1", "flagged_cluster"):
         assert key in result
     assert {"features", "clustering", "total"} <= set(result["seconds"])
+    if result["detector"] == "hc":  # samples x k solves per iteration, plus the seeding's
+        assert 1 <= result["kmeans_iterations"] <= 2
+        assert result["gw_solves"] >= result["kmeans_iterations"] * 2 * result["n_samples"]
     saved = list((models / run_id / "detections").glob(f"{result['detector']}-*.json"))
     assert saved
 
