@@ -49,6 +49,12 @@ STICKER_FIELDS = ("sticker_placement", "sticker_color")
 # from this value (not from the default, which has since changed), so every cached run keeps its id;
 # and a file written before the fields existed is read with it (see `from_stored`).
 UNHASHED_STICKER = {"sticker_placement": "window", "sticker_color": "yellow-green"}
+AmplitudePattern = Literal["checkerboard", "paper"]
+# The amplitude trigger every run had before `amp_pattern` existed (and the default): hashed
+# and read back as UNHASHED_STICKER is, so a change of default keeps every run's id.
+UNHASHED_AMP_PATTERN = "checkerboard"
+# The trigger's fields beyond its size: one value for every cell of a sweep, not an axis.
+SHARED_TRIGGER_FIELDS = (*STICKER_FIELDS, "amp_pattern")
 
 
 _STORED = "stored"
@@ -113,6 +119,12 @@ class AttackConfig(BaseConfig):
         "and the spec's (154, 205, 50), which is learnt slowly on the embedded data",
     )
     amp: int = Field(128, ge=0, le=255, description="amplitude of the reduced sticker")
+    amp_pattern: AmplitudePattern = Field(
+        "checkerboard",
+        description="signs of the amplitude trigger's pixels. checkerboard: alternating, +amp "
+        "at the corners (the spec); paper: the paper's code's, the checkerboard with its "
+        "top-left pixel lowered too (s = 3: +amp on 4 pixels, -amp on 5)",
+    )
     eps: float = Field(
         0.075,
         ge=0,
@@ -141,7 +153,7 @@ class AttackConfig(BaseConfig):
         # A stored dump holds every field its writer had: one without these fields was written
         # when every sticker was yellow-green in the window, not the default of today.
         if isinstance(data, dict) and (info.context or {}).get(_STORED):
-            return {**UNHASHED_STICKER, **data}
+            return {**UNHASHED_STICKER, "amp_pattern": UNHASHED_AMP_PATTERN, **data}
         return data
 
     @property
@@ -153,7 +165,8 @@ class AttackConfig(BaseConfig):
         """The trigger in a few words, for titles: "s=3 yellow sticker", "s=3 yellow-green
         sticker at the corners", "s=3 checkerboard amp=128"."""
         if self.kind == "amplitude":
-            return f"s={self.sticker_size} checkerboard amp={self.amp}"
+            pattern = "checkerboard" if self.amp_pattern == "checkerboard" else "paper pattern"
+            return f"s={self.sticker_size} {pattern} amp={self.amp}"
         where = " at the corners" if self.sticker_placement == "corners" else ""
         return f"s={self.sticker_size} {self.sticker_color} sticker{where}"
 
@@ -176,6 +189,8 @@ class AttackConfig(BaseConfig):
                 keep.add("pgd_target")
         if self.kind == "amplitude":
             keep.add("amp")
+            if self.amp_pattern != UNHASHED_AMP_PATTERN:
+                keep.add("amp_pattern")
         return self.model_dump(include=keep)
 
 

@@ -137,7 +137,7 @@ with form:
     )
     sticker_size = number(middle, "attack.sticker_size", "Sticker size s (px)", step=1)
     attack_seed = number(right, "attack.seed", "Seed", step=1)
-    left, middle, _ = st.columns(3)
+    left, middle, right = st.columns(3)
     # The amplitude trigger is a checkerboard at a fixed place: neither applies to it.
     sticker_placement = field_input(
         left,
@@ -148,6 +148,9 @@ with form:
     )
     sticker_color = field_input(
         middle, AttackConfig, "sticker_color", key="sticker_color", disabled=kind == "amplitude"
+    )
+    amp_pattern = field_input(
+        right, AttackConfig, "amp_pattern", key="amp_pattern", disabled=kind != "amplitude"
     )
     amp_low, amp_high, _, _ = field_bounds(AttackConfig, "amp")
     amp = st.slider(
@@ -239,6 +242,7 @@ def _config() -> RunConfig:
         "sticker_placement": sticker_placement,
         "sticker_color": sticker_color,
         "amp": amp,
+        "amp_pattern": amp_pattern,
         "eps": eps,
         "pgd_steps": pgd_steps,
         "pgd_step_size": pgd_step_size,

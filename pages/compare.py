@@ -7,7 +7,7 @@ from pydantic import ValidationError
 from heatclust_core.attacks.preview import attack_preview
 from heatclust_core.config import (
     ATTACK_KINDS,
-    STICKER_FIELDS,
+    SHARED_TRIGGER_FIELDS,
     AttackConfig,
     DataConfig,
     RunConfig,
@@ -102,10 +102,10 @@ with st.expander("Start a sweep", expanded=not records):
         images = right.number_input(
             "Images per class", value=DataConfig().images_per_class, step=100, key="sweep-images"
         )
-        columns = st.columns(len(STICKER_FIELDS))
+        columns = st.columns(len(SHARED_TRIGGER_FIELDS))
         trigger = {
             name: field_input(column, AttackConfig, name, key=f"sweep-{name}")
-            for column, name in zip(columns, STICKER_FIELDS, strict=True)
+            for column, name in zip(columns, SHARED_TRIGGER_FIELDS, strict=True)
         }
         detectors = st.multiselect(
             "Detectors",

@@ -161,9 +161,11 @@ def test_attack_page_previews_poisoned_examples_as_parameters_change(app_env):
     assert any("labelled 5 · Speed limit (80km/h)" in c.value for c in app.caption)
     sticker_keys = ("sticker_color", "sticker_placement")
     assert not any(app.selectbox(key=key).disabled for key in sticker_keys)
+    assert app.selectbox(key="amp_pattern").disabled
     assert not app.warning
     app.selectbox(key="kind").set_value("amplitude").run()
     assert all(app.selectbox(key=key).disabled for key in sticker_keys)  # a checkerboard
+    assert not app.selectbox(key="amp_pattern").disabled
     notes = " ".join(c.value for c in app.caption)
     assert "Class 5 · Speed limit (80km/h)" in notes and "PGD degradation not shown" in notes
     # The checkerboard's caveat while a resampling augmentation is on, gone once all are off.

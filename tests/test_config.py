@@ -12,6 +12,7 @@ from heatclust_core.config import (
     build,
     build_run_config,
     field_bounds,
+    from_stored,
 )
 from heatclust_core.data.synthetic import CLASS_NAMES
 from heatclust_core.errors import ConfigError
@@ -99,6 +100,29 @@ def test_sticker_fields_enter_the_run_id_only_off_the_sticker_of_before_the_fiel
         assert amplitude.relevant_fields() == amplitude.model_copy(update=update).relevant_fields()
 
 
+def test_the_amplitude_pattern_enters_the_run_id_only_off_the_checkerboard():
+    """Amplitude runs with the checkerboard (the default, and every run's before the field)
+    keep their ids and, stored without the field, are read back as it; the paper's code's
+    pattern is hashed."""
+    base = RunConfig().resolved(CLASS_NAMES)
+    amplitude = base.model_copy(
+        update={"attack": base.attack.model_copy(update={"kind": "amplitude"})}
+    )
+    assert amplitude.attack.amp_pattern == "checkerboard"
+    assert "amp_pattern" not in amplitude.hashed_content()["attack"]
+    paper = amplitude.model_copy(
+        update={"attack": amplitude.attack.model_copy(update={"amp_pattern": "paper"})}
+    )
+    assert paper.hashed_content()["attack"]["amp_pattern"] == "paper"
+    assert paper.run_id() != amplitude.run_id()
+    stored = paper.attack.model_dump()
+    del stored["amp_pattern"]
+    assert from_stored(AttackConfig, stored).amp_pattern == "checkerboard"
+    # A sticker attack stamps no checkerboard: the field leaves its id alone.
+    sticker = base.attack.model_copy(update={"amp_pattern": "paper"})
+    assert sticker.relevant_fields() == base.attack.relevant_fields()
+
+
 def test_the_trigger_label_names_what_differs_between_triggers():
     assert AttackConfig().trigger_label == "s=3 yellow sticker"
     cornered = AttackConfig(
@@ -107,6 +131,8 @@ def test_the_trigger_label_names_what_differs_between_triggers():
     assert cornered.trigger_label == "s=2 yellow-green sticker at the corners"
     amplitude = AttackConfig(kind="amplitude", amp=64, sticker_color="yellow-green")
     assert amplitude.trigger_label == "s=3 checkerboard amp=64"
+    paper = amplitude.model_copy(update={"amp_pattern": "paper"})
+    assert paper.trigger_label == "s=3 paper pattern amp=64"
 
 
 def test_run_id_needs_resolved_classes():

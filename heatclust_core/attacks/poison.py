@@ -45,14 +45,14 @@ def _sticker(attack: AttackConfig) -> StickerTrigger:
 
 def training_trigger(attack: AttackConfig) -> Trigger:
     if attack.kind == "amplitude":
-        return AmplitudeTrigger(attack.sticker_size, attack.amp)
+        return AmplitudeTrigger(attack.sticker_size, attack.amp, attack.amp_pattern)
     return _sticker(attack)
 
 
 def evaluation_trigger(attack: AttackConfig) -> Trigger:
     """The trigger stamped on test images: the amplitude attack is evaluated at full amplitude."""
     if attack.kind == "amplitude":
-        return AmplitudeTrigger(attack.sticker_size, FULL_AMPLITUDE)
+        return AmplitudeTrigger(attack.sticker_size, FULL_AMPLITUDE, attack.amp_pattern)
     return _sticker(attack)
 
 

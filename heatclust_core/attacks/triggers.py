@@ -9,7 +9,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from heatclust_core.config import TRIGGER_WINDOW, StickerColor, StickerPlacement
+from heatclust_core.config import (
+    TRIGGER_WINDOW,
+    AmplitudePattern,
+    StickerColor,
+    StickerPlacement,
+)
 
 YELLOW_GREEN = np.array([154, 205, 50], dtype=np.uint8)
 # The paper's code stamped (245, 255, 0); its text calls the sticker yellow-green.
@@ -57,9 +62,23 @@ def amplitude_position(size: int, image_size: int) -> tuple[int, int]:
 
 
 def checkerboard(size: int) -> np.ndarray:
-    """(size, size) of +1/-1, +1 at the top-left: the sign of each pixel's amplitude."""
+    """(size, size) of +1/-1, +1 at the corners: the sign of each pixel's amplitude."""
     rows, cols = np.indices((size, size))
     return np.where((rows + cols) % 2 == 0, 1, -1).astype(np.int16)
+
+
+def amplitude_signs(size: int, pattern: AmplitudePattern) -> np.ndarray:
+    """(size, size) of +1/-1: the sign of the amplitude added at each pixel of the trigger.
+
+    "paper" is the pattern the paper's code stamped (`insert_amplitude_backdoor`): for s = 3
+    [[-1, -1, +1], [-1, +1, -1], [+1, -1, +1]], the checkerboard with its top-left pixel lowered
+    too. Its top-left 2 x 2 pixels sum to -2 amp where a strict checkerboard's sum to 0, so more
+    of it survives the bilinear resampling of the crop augmentation.
+    """
+    signs = checkerboard(size)
+    if pattern == "paper" and size > 1:
+        signs[0, 0] = -1
+    return signs
 
 
 @dataclass(frozen=True)
@@ -83,15 +102,17 @@ class StickerTrigger:
 
 @dataclass(frozen=True)
 class AmplitudeTrigger:
-    """Adds +/-amp (checkerboard) to all channels of a fixed `size` x `size` block."""
+    """Adds +/-amp (signs from `amplitude_signs`) to all channels of a fixed `size` x `size`
+    block."""
 
     size: int
     amp: int
+    pattern: AmplitudePattern
 
     def apply(self, images: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         out = images.astype(np.int16)
         r, c = amplitude_position(self.size, images.shape[1])
-        delta = (checkerboard(self.size) * self.amp)[:, :, None]
+        delta = (amplitude_signs(self.size, self.pattern) * self.amp)[:, :, None]
         out[:, r : r + self.size, c : c + self.size] += delta
         positions = np.tile(np.array([[r, c]]), (len(images), 1))
         return np.clip(out, 0, 255).astype(np.uint8), positions

@@ -10,7 +10,7 @@ from typing import Any
 from heatclust_core.attacks.caveats import caveats
 from heatclust_core.config import (
     ATTACK_KINDS,
-    STICKER_FIELDS,
+    SHARED_TRIGGER_FIELDS,
     AttackConfig,
     DataConfig,
     RunConfig,
@@ -57,7 +57,7 @@ def add_sweep_parser(commands) -> argparse.ArgumentParser:
             help=f"{field_help(AttackConfig, name)}; one or more".replace("%", "%%"),
         )
     # One trigger for every cell (not axes: a sweep compares p, s and amp on one trigger).
-    for name in STICKER_FIELDS:
+    for name in SHARED_TRIGGER_FIELDS:
         sweep.add_argument(
             "--" + name.replace("_", "-"),
             choices=field_choices(AttackConfig, name),
@@ -104,7 +104,7 @@ def add_sweep_parser(commands) -> argparse.ArgumentParser:
 
 def sweep_config_from_args(args: argparse.Namespace) -> tuple[SweepConfig, str]:
     data = {"data_dir": args.data_dir, "images_per_class": args.images_per_class}
-    trigger = {name: getattr(args, name) for name in STICKER_FIELDS}
+    trigger = {name: getattr(args, name) for name in SHARED_TRIGGER_FIELDS}
     if args.preset:
         base = RunConfig(
             data=build(DataConfig, data, "data"), attack=build(AttackConfig, trigger, "attack")

@@ -11,6 +11,7 @@ from pydantic import Field, field_validator
 
 from heatclust_core.config import (
     STICKER_FIELDS,
+    UNHASHED_AMP_PATTERN,
     AttackConfig,
     AttackKind,
     BaseConfig,
@@ -68,11 +69,15 @@ class SweepConfig(BaseConfig):
         """name-<10 hex digits>: the sweep's axes and what of its base run decides results (as
         run ids: not the folder the synthetic set is cached in)."""
         base = self.base.hashed_content()
-        if set(self.kinds or (self.base.attack.kind,)) == {"amplitude"}:
+        kinds = set(self.kinds or (self.base.attack.kind,))
+        if kinds == {"amplitude"}:
             # Its cells stamp a checkerboard: the base's sticker does not change one of them.
             base["attack"] = {
                 name: value for name, value in base["attack"].items() if name not in STICKER_FIELDS
             }
+        if "amplitude" in kinds and self.base.attack.amp_pattern != UNHASHED_AMP_PATTERN:
+            # The base's kind may hash no pattern, but its amplitude cells stamp this one.
+            base["attack"]["amp_pattern"] = self.base.attack.amp_pattern
         content = self.model_dump(exclude={"base", "detect"}) | {
             "base": base,
             "detect": self.detect.hashed_content(),
@@ -91,7 +96,7 @@ def custom_sweep(
 ) -> SweepConfig:
     """A grid of the user's own, validated with each bad value named: `data` the DataConfig
     values, `axes` kinds/p/sticker_size/amp/seeds, `attack` AttackConfig values every cell
-    shares (the sticker's placement and colour). The command line and the Compare page build
+    shares (the sticker's placement and colour, the amplitude pattern). The command line and the Compare page build
     sweeps here; every cell is checked at once (a bad axis value fails before any run)."""
     base = RunConfig(
         data=build(DataConfig, data, "data"),

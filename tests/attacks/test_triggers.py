@@ -3,16 +3,18 @@ from typing import get_args
 import numpy as np
 import pytest
 
+from heatclust_core.attacks.poison import evaluation_trigger, training_trigger
 from heatclust_core.attacks.triggers import (
     PAPER_CODE_YELLOW,
     STICKER_COLORS,
     AmplitudeTrigger,
     StickerTrigger,
     amplitude_position,
+    amplitude_signs,
     checkerboard,
     window_origin,
 )
-from heatclust_core.config import StickerColor
+from heatclust_core.config import AttackConfig, StickerColor
 
 
 def _grey(n=50, value=128):
@@ -76,7 +78,8 @@ def test_the_window_placement_draws_what_it_drew_before_the_corner_option():
 
 def test_amplitude_trigger_is_a_checkerboard_10px_from_the_corner():
     images = _grey(2)
-    stamped, positions = AmplitudeTrigger(3, 64).apply(images, np.random.default_rng(0))
+    trigger = AmplitudeTrigger(3, 64, "checkerboard")
+    stamped, positions = trigger.apply(images, np.random.default_rng(0))
     assert amplitude_position(3, 32) == (19, 19)
     # lower-right pixel (21, 21): ten pixels (22..31) lie to its right and below it
     delta = stamped.astype(int) - images.astype(int)
@@ -89,7 +92,7 @@ def test_amplitude_trigger_is_a_checkerboard_10px_from_the_corner():
 
 
 def test_full_amplitude_saturates_to_black_and_white():
-    stamped, _ = AmplitudeTrigger(3, 255).apply(_grey(1), np.random.default_rng(0))
+    stamped, _ = AmplitudeTrigger(3, 255, "checkerboard").apply(_grey(1), np.random.default_rng(0))
     block = stamped[0, 19:22, 19:22, 0]
     assert set(np.unique(block).tolist()) == {0, 255}
     assert block[0, 0] == 255 and block[0, 1] == 0
@@ -98,3 +101,23 @@ def test_full_amplitude_saturates_to_black_and_white():
 def test_checkerboard_alternates_with_position():
     board = checkerboard(3)
     assert board.tolist() == [[1, -1, 1], [-1, 1, -1], [1, -1, 1]]
+
+
+def test_the_paper_pattern_is_the_paper_codes_block():
+    # insert_amplitude_backdoor in the paper's repository, read from the bottom-right pixel
+    # (+) leftwards and upwards: + - + / - + - / + - -.
+    assert amplitude_signs(3, "paper").tolist() == [[-1, -1, 1], [-1, 1, -1], [1, -1, 1]]
+    assert amplitude_signs(3, "checkerboard").tolist() == checkerboard(3).tolist()
+    assert amplitude_signs(1, "paper").tolist() == [[1]]
+    images = _grey(1)
+    stamped, _ = AmplitudeTrigger(3, 64, "paper").apply(images, np.random.default_rng(0))
+    delta = stamped.astype(int)[0, 19:22, 19:22, 1] - images.astype(int)[0, 19:22, 19:22, 1]
+    np.testing.assert_array_equal(delta, 64 * amplitude_signs(3, "paper"))
+
+
+def test_the_amplitude_attack_stamps_its_pattern_in_training_and_evaluation():
+    attack = AttackConfig(kind="amplitude", source=2, target=5, amp=64)
+    assert training_trigger(attack) == AmplitudeTrigger(3, 64, "checkerboard")
+    paper = attack.model_copy(update={"amp_pattern": "paper"})
+    assert training_trigger(paper) == AmplitudeTrigger(3, 64, "paper")
+    assert evaluation_trigger(paper) == AmplitudeTrigger(3, 255, "paper")

@@ -122,11 +122,12 @@ def test_a_sweep_s_sticker_flags_reach_every_cell(extra):
     from heatclust_core.cli.sweep import sweep_config_from_args
 
     argv = ["sweep", *extra, "--sticker-placement", "corners", "--sticker-color", "yellow-green"]
+    argv += ["--amp-pattern", "paper"]
     sweep, _ = sweep_config_from_args(build_parser().parse_args(argv))
     attacks = [cell.attack for cell in sweep.cells()]
     assert len(attacks) >= 2
-    assert {(a.sticker_placement, a.sticker_color) for a in attacks} == {
-        ("corners", "yellow-green")
+    assert {(a.sticker_placement, a.sticker_color, a.amp_pattern) for a in attacks} == {
+        ("corners", "yellow-green", "paper")
     }
     default = sweep_config_from_args(build_parser().parse_args(["sweep", *extra]))[0]
     assert {c.attack.sticker_placement for c in default.cells()} == {"window"}

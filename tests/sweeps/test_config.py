@@ -67,3 +67,15 @@ def test_an_amplitude_sweep_s_id_ignores_the_sticker_its_cells_do_not_stamp():
         custom_sweep("mix", {}, 3, mixed, ["ac"]).sweep_id()
         != custom_sweep("mix", {}, 3, mixed, ["ac"], {"sticker_color": "yellow-green"}).sweep_id()
     )
+
+
+def test_an_amplitude_sweep_s_cells_stamp_its_pattern_and_its_id_says_which():
+    axes = {"kinds": ("amplitude",), "amp": (64, 32)}
+    plain = custom_sweep("amp", {}, 3, axes, ["ac"])
+    paper = custom_sweep("amp", {}, 3, axes, ["ac"], {"amp_pattern": "paper"})
+    assert {c.attack.amp_pattern for c in plain.cells()} == {"checkerboard"}
+    assert {c.attack.amp_pattern for c in paper.cells()} == {"paper"}
+    assert plain.sweep_id() != paper.sweep_id()
+    with pytest.raises(ConfigError) as caught:
+        custom_sweep("amp", {}, 3, axes, ["ac"], {"amp_pattern": "stripes"})
+    assert caught.value.parameter == "attack.amp_pattern"
