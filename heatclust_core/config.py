@@ -50,6 +50,8 @@ STICKER_FIELDS = ("sticker_placement", "sticker_color")
 # and a file written before the fields existed is read with it (see `from_stored`).
 UNHASHED_STICKER = {"sticker_placement": "window", "sticker_color": "yellow-green"}
 AmplitudePattern = Literal["checkerboard", "paper"]
+# How the network's head pools the Inception module's map (training/network.py).
+HeadPool = Literal["average", "max"]
 # The amplitude trigger every run had before `amp_pattern` existed (and the default): hashed
 # and read back as UNHASHED_STICKER is, so a change of default keeps every run's id.
 UNHASHED_AMP_PATTERN = "checkerboard"
@@ -382,11 +384,22 @@ class TrainConfig(BaseConfig):
         "loss scaling on GPUs without bfloat16), else float32",
     )
 
+    head_pool: HeadPool = Field(
+        "average",
+        title="Head pooling",
+        description="how the head pools the Inception module's 8 x 8 map to 2 x 2: average "
+        "(every run's before this field) or max, which keeps a small trigger's response "
+        "undiluted (the paper's network max-pools)",
+    )
+
     def relevant_fields(self) -> dict[str, Any]:
-        """What the run id hashes: float32 runs keep the ids they had before `precision`."""
+        """What the run id hashes: runs keep the ids they had before `precision` and
+        `head_pool` (float32, average)."""
         excluded = {"augment"}
         if self.precision == "float32":
             excluded.add("precision")
+        if self.head_pool == "average":
+            excluded.add("head_pool")
         if self.adversarial_eps == 0:
             excluded.add("adversarial_eps")
         return self.model_dump(exclude=excluded) | {"augment": self.augment.relevant_fields()}

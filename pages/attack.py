@@ -222,6 +222,7 @@ with form:
             help=field_help(TrainConfig, "precision"),
             key="precision",
         )
+        head_pool = field_input(st, TrainConfig, "head_pool", key="head_pool")
     submitted = st.button("Run", type="primary", icon=":material/play_arrow:", key="run")
 
 
@@ -258,6 +259,7 @@ def _config() -> RunConfig:
         "val_fraction": val_fraction,
         "augment": {**switched_on, **augment_numbers},
         "precision": precision,
+        "head_pool": head_pool,
     }
     return resolve(build_run_config(data, attack, train))
 

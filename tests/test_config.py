@@ -150,6 +150,15 @@ def test_precision_enters_the_run_id_only_when_it_is_not_float32():
     assert "precision" in mixed.hashed_content()["train"]
 
 
+def test_head_pooling_enters_the_run_id_only_when_it_is_not_average():
+    base = RunConfig().resolved(CLASS_NAMES)
+    assert base.train.head_pool == "average"  # every run's before the field
+    peak = base.model_copy(update={"train": TrainConfig(head_pool="max")})
+    assert peak.run_id() != base.run_id()
+    assert "head_pool" not in base.hashed_content()["train"]
+    assert peak.hashed_content()["train"]["head_pool"] == "max"
+
+
 def test_an_augmentation_strength_enters_the_run_id_only_once_it_changes():
     base = RunConfig().resolved(CLASS_NAMES)
     assert base.train.augment.relevant_fields().keys().isdisjoint(FIRST_STRENGTHS)

@@ -129,7 +129,15 @@ def _field_argument(group, model: type, name: str, flag: str | None = None) -> N
 
 def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("training")
-    for name in ("epochs", "patience", "batch_size", "lr", "val_fraction", "precision"):
+    for name in (
+        "epochs",
+        "patience",
+        "batch_size",
+        "lr",
+        "val_fraction",
+        "precision",
+        "head_pool",
+    ):
         _field_argument(group, TrainConfig, name)
     defaults = AugmentConfig()
     for flag, default, verb in (("--augment", False, "on"), ("--no-augment", True, "off")):
@@ -359,6 +367,7 @@ def run_config_from_args(args: argparse.Namespace) -> RunConfig:
         "val_fraction": args.val_fraction,
         "augment": augment,
         "precision": args.precision,
+        "head_pool": args.head_pool,
     }
     return build_run_config(data, attack, train)
 

@@ -24,15 +24,16 @@ import tarfile
 import time
 import uuid
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 import torch
 from pydantic import ValidationError
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save
 
 from heatclust_core.attacks.poison import PoisonedSet
-from heatclust_core.config import RunConfig, from_stored
+from heatclust_core.config import HeadPool, RunConfig, from_stored
 from heatclust_core.data.imageset import ImageSet
 from heatclust_core.errors import DamagedFileError, RunNotFoundError, StorageError
 from heatclust_core.storage.atomic import (
@@ -137,7 +138,8 @@ class RunStore:
         def fill(staging: Path) -> None:
             state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
             # save() then our write: safetensors' save_file makes its files private (0600).
-            packed = save(state, metadata={"n_classes": str(_n_classes(model))})
+            metadata = {"n_classes": str(_n_classes(model)), "head_pool": model.head_pool}
+            packed = save(state, metadata=metadata)
             atomic_write(staging / MODEL_FILE, lambda handle: handle.write(packed))
             write_json(staging / CONFIG_FILE, {"run_id": run_id, "config": config.model_dump()})
             write_json(staging / METRICS_FILE, metrics)
@@ -243,9 +245,9 @@ class RunStore:
         path = self._require_network(run_id) / MODEL_FILE
         try:
             state = load_file(str(path))
-            model = Classifier(int(state["net.fc2.weight"].shape[0]))
+            model = Classifier(int(state["net.fc2.weight"].shape[0]), head_pool=_head_pool(path))
             model.load_state_dict(state)
-        except (SafetensorError, RuntimeError, KeyError, OSError) as exc:
+        except (SafetensorError, RuntimeError, KeyError, ValueError, OSError) as exc:
             if isinstance(exc, FileNotFoundError):
                 raise
             raise DamagedFileError(path, str(exc).splitlines()[0][:200]) from exc
@@ -294,6 +296,16 @@ def write_partial_train_set(path: Path, poisoned: PoisonedSet, keep: np.ndarray)
         original_labels=poisoned.original_labels,
         trigger_positions=poisoned.trigger_positions,
     )
+
+
+def _head_pool(path: Path) -> HeadPool:
+    """The head pooling a network file was saved with; files from before it was recorded
+    hold average-pooling networks. The pooling has no weights, so the file must say it."""
+    with safe_open(str(path), framework="pt") as handle:
+        stored = (handle.metadata() or {}).get("head_pool", "average")
+    if stored not in get_args(HeadPool):
+        raise ValueError(f"unknown head_pool {stored!r} in the file's metadata")
+    return stored
 
 
 def _n_classes(model: Classifier) -> int:

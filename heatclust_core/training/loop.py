@@ -120,9 +120,9 @@ def train_classifier(
         model = copy.deepcopy(initial_model)
     elif config.augment.normalize:
         mean, std = channel_stats(train.images)
-        model = Classifier(n_classes, mean, std)
+        model = Classifier(n_classes, mean, std, head_pool=config.head_pool)
     else:
-        model = Classifier(n_classes)
+        model = Classifier(n_classes, head_pool=config.head_pool)
     low_precision = autocast_dtype(device, config.precision)
     memory_format = TRAINING_MEMORY_FORMAT
     model.to(device, memory_format=memory_format)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from heatclust_core.config import HeadPool
 from heatclust_core.errors import ConfigError
 
 
@@ -46,14 +47,23 @@ class InceptionA(nn.Module):
 
 
 class SmallInception(nn.Module):
-    """(N, 3, 32, 32) normalised images -> (N, n_classes) logits."""
+    """(N, 3, 32, 32) normalised images -> (N, n_classes) logits; the head pools the Inception
+    module's 8 x 8 map to 2 x 2 by `head_pool`."""
 
-    def __init__(self, n_classes: int, hidden: int = 640, dropout: float = 0.3):
+    def __init__(
+        self,
+        n_classes: int,
+        hidden: int = 640,
+        dropout: float = 0.3,
+        head_pool: HeadPool = "average",
+    ):
         super().__init__()
         self.stem = nn.Sequential(ConvBNReLU(3, 32, 3), ConvBNReLU(32, 64, 3, stride=2))
         self.pool = nn.MaxPool2d(2)
         self.inception = InceptionA(64)
-        self.head_pool = nn.AdaptiveAvgPool2d(2)
+        # Average: every run's head before `head_pool` existed. Max keeps a small trigger's
+        # response whole where averaging spreads it over a 16 x 16-pixel quadrant.
+        self.head_pool = nn.AdaptiveMaxPool2d(2) if head_pool == "max" else nn.AdaptiveAvgPool2d(2)
         self.flatten = nn.Flatten()
         self.fc1 = nn.Linear(self.inception.out_channels * 4, hidden)
         self.relu = nn.ReLU()
@@ -79,11 +89,18 @@ class SmallInception(nn.Module):
 class Classifier(nn.Module):
     """Channel normalisation followed by the network; input in [0, 1]."""
 
-    def __init__(self, n_classes: int, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0)):
+    def __init__(
+        self,
+        n_classes: int,
+        mean=(0.0, 0.0, 0.0),
+        std=(1.0, 1.0, 1.0),
+        head_pool: HeadPool = "average",
+    ):
         super().__init__()
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32))
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32))
-        self.net = SmallInception(n_classes)
+        self.head_pool: HeadPool = head_pool
+        self.net = SmallInception(n_classes, head_pool=head_pool)
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         # v2.Normalize's arithmetic on buffers: saved with the weights, no host sync on CUDA.

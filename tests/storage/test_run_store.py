@@ -4,6 +4,8 @@ import time
 
 import numpy as np
 import pytest
+import torch
+from safetensors.torch import load_file, save
 
 from heatclust_core.attacks.poison import PoisonedSet
 from heatclust_core.config import STICKER_FIELDS, UNHASHED_STICKER, AttackConfig, RunConfig
@@ -24,7 +26,7 @@ RUN_FILES = (MODEL_FILE, CONFIG_FILE, METRICS_FILE, TRAIN_SET_FILE)
 HEALTHY, VICTIM = "aaaaaaaaaaaa", "bbbbbbbbbbbb"
 
 
-def save_run(store: RunStore, run_id: str, clean_accuracy: float = 0.9) -> None:
+def save_run(store: RunStore, run_id: str, clean_accuracy: float = 0.9, model=None) -> None:
     labels = np.arange(6) % 3
     data = ImageSet(np.full((6, 32, 32, 3), 7, np.uint8), labels)
     poisoned = PoisonedSet(data, labels == 0, labels, np.full((6, 2), -1))
@@ -37,7 +39,7 @@ def save_run(store: RunStore, run_id: str, clean_accuracy: float = 0.9) -> None:
         "per_class_asr": {"2": 1.0},
     }
     config = RunConfig(attack=AttackConfig(source=2, target=5))
-    store.save(run_id, Classifier(len(CLASS_NAMES)), config, metrics, poisoned)
+    store.save(run_id, model or Classifier(len(CLASS_NAMES)), config, metrics, poisoned)
 
 
 def truncate(path, keep: float = 0.5) -> None:
@@ -182,3 +184,24 @@ def test_a_config_written_before_the_sticker_fields_reads_as_the_sticker_it_was_
     # Run ids of such configs are the ones they were saved under.
     resolved = config.resolved(CLASS_NAMES)
     assert not set(STICKER_FIELDS) & resolved.hashed_content()["attack"].keys()
+
+
+def test_a_network_comes_back_with_the_head_pooling_it_was_saved_with(store):
+    """The pooling has no weights: the file's metadata says it, and files from before it was
+    recorded hold average-pooling networks."""
+    model = Classifier(len(CLASS_NAMES), head_pool="max").eval()
+    save_run(store, "cccccccccccc", model=model)
+    loaded = store.load_model("cccccccccccc")
+    assert loaded.head_pool == "max"
+    assert isinstance(loaded.net.head_pool, torch.nn.AdaptiveMaxPool2d)
+    x = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), model(x))
+    # A file saved without the key (before head_pool existed) loads as average pooling.
+    path = store.path(HEALTHY) / MODEL_FILE
+    state = load_file(str(path))
+    path.write_bytes(save(state, metadata={"n_classes": str(len(CLASS_NAMES))}))
+    assert store.load_model(HEALTHY).head_pool == "average"
+    path.write_bytes(save(state, metadata={"head_pool": "median"}))
+    with pytest.raises(DamagedFileError, match="median"):
+        store.load_model(HEALTHY)

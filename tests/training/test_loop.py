@@ -23,8 +23,8 @@ def _two_colour_set(n=64, seed=0):
     return ImageSet(images.clip(0, 255).astype(np.uint8), labels)
 
 
-@pytest.mark.parametrize("precision", ["mixed", "float32"])
-def test_training_learns_a_simple_task_and_keeps_history(precision):
+@pytest.mark.parametrize(("precision", "head_pool"), [("mixed", "average"), ("float32", "max")])
+def test_training_learns_a_simple_task_and_keeps_history(precision, head_pool):
     train, val = _two_colour_set(96, 0), _two_colour_set(32, 1)
     config = TrainConfig(
         epochs=3,
@@ -32,8 +32,10 @@ def test_training_learns_a_simple_task_and_keeps_history(precision):
         lr=3e-3,
         augment=AugmentConfig(random_grayscale=False),
         precision=precision,
+        head_pool=head_pool,
     )
     result = train_classifier(train, val, 2, config, pick_device("cpu"))
+    assert result.model.head_pool == head_pool
     expected = autocast_dtype(torch.device("cpu"), precision) or torch.float32
     assert result.precision == str(expected).removeprefix("torch.")
     assert next(result.model.parameters()).dtype == torch.float32  # weights stay float32

@@ -20,6 +20,19 @@ def test_shapes_of_logits_and_hidden_features():
     assert model.net.features(model.normalize(x)).shape == (4, 640)
 
 
+def test_the_max_head_keeps_a_small_response_whole_where_the_average_head_spreads_it():
+    average, peak = Classifier(3, head_pool="average").eval(), Classifier(3, head_pool="max")
+    peak.load_state_dict(average.state_dict())  # the pooling has no weights
+    peak.eval()
+    fmap = torch.zeros(1, 1, 8, 8)
+    fmap[0, 0, 5, 5] = 16.0  # one cell of the lower-right 4 x 4 quadrant
+    assert average.net.head_pool(fmap)[0, 0].tolist() == [[0.0, 0.0], [0.0, 1.0]]
+    assert peak.net.head_pool(fmap)[0, 0].tolist() == [[0.0, 0.0], [0.0, 16.0]]
+    x = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        assert peak(x).shape == (2, 3) and not torch.allclose(peak(x), average(x))
+
+
 def test_inception_module_concatenates_its_four_branches():
     module = InceptionA(64).eval()
     out = module(torch.rand(2, 64, 8, 8))
