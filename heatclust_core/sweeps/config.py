@@ -96,8 +96,9 @@ def custom_sweep(
 ) -> SweepConfig:
     """A grid of the user's own, validated with each bad value named: `data` the DataConfig
     values, `axes` kinds/p/sticker_size/amp/seeds, `attack` AttackConfig values every cell
-    shares (the sticker's placement and colour, the amplitude pattern). The command line and the Compare page build
-    sweeps here; every cell is checked at once (a bad axis value fails before any run)."""
+    shares (the sticker's placement and colour, the amplitude pattern). The command line and
+    the Compare page build sweeps here; every cell is checked at once (a bad axis value fails
+    before any run)."""
     base = RunConfig(
         data=build(DataConfig, data, "data"),
         attack=build(AttackConfig, attack or {}, "attack"),
