@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from pydantic import ValidationError
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save
+from safetensors.torch import save
 
 from heatclust_core.attacks.poison import PoisonedSet
 from heatclust_core.config import HeadPool, RunConfig, from_stored
@@ -244,8 +244,11 @@ class RunStore:
     def load_model(self, run_id: str, device: torch.device | str = "cpu") -> Classifier:
         path = self._require_network(run_id) / MODEL_FILE
         try:
-            state = load_file(str(path))
-            model = Classifier(int(state["net.fc2.weight"].shape[0]), head_pool=_head_pool(path))
+            with safe_open(str(path), framework="pt") as handle:
+                names = handle.keys()  # safe_open handles are not iterable
+                state = {name: handle.get_tensor(name) for name in names}
+                head_pool = _head_pool(handle.metadata())
+            model = Classifier(int(state["net.fc2.weight"].shape[0]), head_pool=head_pool)
             model.load_state_dict(state)
         except (SafetensorError, RuntimeError, KeyError, ValueError, OSError) as exc:
             if isinstance(exc, FileNotFoundError):
@@ -298,11 +301,10 @@ def write_partial_train_set(path: Path, poisoned: PoisonedSet, keep: np.ndarray)
     )
 
 
-def _head_pool(path: Path) -> HeadPool:
-    """The head pooling a network file was saved with; files from before it was recorded
+def _head_pool(metadata: dict[str, str] | None) -> HeadPool:
+    """The head pooling a network file's metadata names; files from before it was recorded
     hold average-pooling networks. The pooling has no weights, so the file must say it."""
-    with safe_open(str(path), framework="pt") as handle:
-        stored = (handle.metadata() or {}).get("head_pool", "average")
+    stored = (metadata or {}).get("head_pool", "average")
     if stored not in get_args(HeadPool):
         raise ValueError(f"unknown head_pool {stored!r} in the file's metadata")
     return stored

@@ -99,8 +99,12 @@ class Classifier(nn.Module):
         super().__init__()
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32))
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32))
-        self.head_pool: HeadPool = head_pool
         self.net = SmallInception(n_classes, head_pool=head_pool)
+
+    @property
+    def head_pool(self) -> HeadPool:
+        """The head's pooling, read from the layer itself (it has no weights to say it)."""
+        return "max" if isinstance(self.net.head_pool, nn.AdaptiveMaxPool2d) else "average"
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         # v2.Normalize's arithmetic on buffers: saved with the weights, no host sync on CUDA.
