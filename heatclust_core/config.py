@@ -57,6 +57,9 @@ HeadPool = Literal["average", "max"]
 UNHASHED_AMP_PATTERN = "checkerboard"
 # The trigger's fields beyond its size: one value for every cell of a sweep, not an axis.
 SHARED_TRIGGER_FIELDS = (*STICKER_FIELDS, "amp_pattern")
+# The network's build beside its budget: one value for every cell of a sweep (a preset keeps
+# its own epochs but takes these).
+SHARED_TRAIN_FIELDS = ("precision", "head_pool")
 
 
 _STORED = "stored"

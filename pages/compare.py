@@ -7,6 +7,7 @@ from pydantic import ValidationError
 from heatclust_core.attacks.preview import attack_preview
 from heatclust_core.config import (
     ATTACK_KINDS,
+    SHARED_TRAIN_FIELDS,
     SHARED_TRIGGER_FIELDS,
     AttackConfig,
     DataConfig,
@@ -84,7 +85,16 @@ with st.expander("Start a sweep", expanded=not records):
             "Preset", list(PRESETS), format_func=lambda n: PRESETS[n].description, key="preset"
         )
         full = st.toggle("The paper's full budget (100 epochs)", key="preset-full")
-        chosen, note = preset(name, full, RunConfig(data=DataConfig(data_dir=data_dir)))
+        columns = st.columns(len(SHARED_TRAIN_FIELDS))
+        preset_train = {
+            field: field_input(column, TrainConfig, field, key=f"preset-{field}")
+            for column, field in zip(columns, SHARED_TRAIN_FIELDS, strict=True)
+        }
+        chosen, note = preset(
+            name,
+            full,
+            RunConfig(data=DataConfig(data_dir=data_dir), train=TrainConfig(**preset_train)),
+        )
         st.caption(f"{note}. {len(chosen.cells())} cells.")
         if st.button("Run preset", type="primary", key="run-preset"):
             _submit(chosen)
@@ -102,6 +112,11 @@ with st.expander("Start a sweep", expanded=not records):
         images = right.number_input(
             "Images per class", value=DataConfig().images_per_class, step=100, key="sweep-images"
         )
+        columns = st.columns(len(SHARED_TRAIN_FIELDS))
+        train = {
+            name: field_input(column, TrainConfig, name, key=f"sweep-{name}")
+            for column, name in zip(columns, SHARED_TRAIN_FIELDS, strict=True)
+        }
         columns = st.columns(len(SHARED_TRIGGER_FIELDS))
         trigger = {
             name: field_input(column, AttackConfig, name, key=f"sweep-{name}")
@@ -119,7 +134,7 @@ with st.expander("Start a sweep", expanded=not records):
                 sweep = custom_sweep(
                     "custom",
                     {"data_dir": data_dir, "images_per_class": images},
-                    epochs,
+                    {"epochs": epochs, **train},
                     {
                         "kinds": kinds,
                         "p": _numbers(p_text, float, "p"),

@@ -505,11 +505,14 @@ def test_compare_starts_a_grid_of_your_own_and_refuses_a_bad_value(app_env, comp
     app.multiselect(key="sweep-detectors").set_value(["ac"]).run()
     assert app.selectbox(key="sweep-sticker_color").value == AttackConfig().sticker_color
     app.selectbox(key="sweep-sticker_color").set_value("yellow-green").run()
+    assert app.selectbox(key="sweep-head_pool").value == TrainConfig().head_pool
+    app.selectbox(key="sweep-head_pool").set_value("max").run()
     button(app, "Run sweep").click().run()
     assert any("Started sweep job" in s.value for s in app.success)
     runner = JobRunner(app_env["state"], app_env["models"])
     job = runner.jobs(kind="sweep")[0]
     assert job.config["base"]["attack"]["sticker_color"] == "yellow-green"
+    assert job.config["base"]["train"]["head_pool"] == "max"
     poll_until(app, lambda a: runner.get(job.id).status == "done")
     # The job may have ended during the last rerun, after the page listed the sweeps: draw
     # the page once more so the new sweep is among the choices (else the pick falls back).

@@ -10,6 +10,7 @@ from typing import Any
 from heatclust_core.attacks.caveats import caveats
 from heatclust_core.config import (
     ATTACK_KINDS,
+    SHARED_TRAIN_FIELDS,
     SHARED_TRIGGER_FIELDS,
     AttackConfig,
     DataConfig,
@@ -56,14 +57,16 @@ def add_sweep_parser(commands) -> argparse.ArgumentParser:
             default=[getattr(AttackConfig(), name)],
             help=f"{field_help(AttackConfig, name)}; one or more".replace("%", "%%"),
         )
-    # One trigger for every cell (not axes: a sweep compares p, s and amp on one trigger).
-    for name in SHARED_TRIGGER_FIELDS:
-        sweep.add_argument(
-            "--" + name.replace("_", "-"),
-            choices=field_choices(AttackConfig, name),
-            default=getattr(AttackConfig(), name),
-            help=field_help(AttackConfig, name).replace("%", "%%"),
-        )
+    # One trigger and one network build for every cell, not axes: a sweep compares p, s and
+    # amp on them (a preset keeps its own epochs).
+    for model, names in ((AttackConfig, SHARED_TRIGGER_FIELDS), (TrainConfig, SHARED_TRAIN_FIELDS)):
+        for name in names:
+            sweep.add_argument(
+                "--" + name.replace("_", "-"),
+                choices=field_choices(model, name),
+                default=model.model_fields[name].default,
+                help=field_help(model, name).replace("%", "%%"),
+            )
     sweep.add_argument("--seeds", nargs="+", type=int, default=[0])
     sweep.add_argument(
         "--detectors",
@@ -105,9 +108,12 @@ def add_sweep_parser(commands) -> argparse.ArgumentParser:
 def sweep_config_from_args(args: argparse.Namespace) -> tuple[SweepConfig, str]:
     data = {"data_dir": args.data_dir, "images_per_class": args.images_per_class}
     trigger = {name: getattr(args, name) for name in SHARED_TRIGGER_FIELDS}
+    train = {name: getattr(args, name) for name in SHARED_TRAIN_FIELDS}
     if args.preset:
         base = RunConfig(
-            data=build(DataConfig, data, "data"), attack=build(AttackConfig, trigger, "attack")
+            data=build(DataConfig, data, "data"),
+            attack=build(AttackConfig, trigger, "attack"),
+            train=build(TrainConfig, train, "train"),
         )
         sweep, note = preset(args.preset, args.full, base)
         return sweep.model_copy(update={"detectors": tuple(args.detectors)}), note
@@ -118,7 +124,9 @@ def sweep_config_from_args(args: argparse.Namespace) -> tuple[SweepConfig, str]:
         "amp": args.amp,
         "seeds": args.seeds,
     }
-    sweep = custom_sweep("sweep", data, args.epochs, axes, args.detectors, trigger)
+    sweep = custom_sweep(
+        "sweep", data, {"epochs": args.epochs, **train}, axes, args.detectors, trigger
+    )
     return sweep, f"custom sweep of {len(sweep.cells())} cells, {args.epochs} epochs each"
 
 

@@ -89,20 +89,21 @@ class SweepConfig(BaseConfig):
 def custom_sweep(
     name: str,
     data: dict,
-    epochs: int,
+    train: dict,
     axes: dict,
     detectors: Sequence[str],
     attack: dict | None = None,
 ) -> SweepConfig:
     """A grid of the user's own, validated with each bad value named: `data` the DataConfig
-    values, `axes` kinds/p/sticker_size/amp/seeds, `attack` AttackConfig values every cell
-    shares (the sticker's placement and colour, the amplitude pattern). The command line and
+    values, `train` the TrainConfig values (epochs, precision, head pooling), `axes`
+    kinds/p/sticker_size/amp/seeds, `attack` AttackConfig values every cell shares (the
+    sticker's placement and colour, the amplitude pattern). The command line and
     the Compare page build sweeps here; every cell is checked at once (a bad axis value fails
     before any run)."""
     base = RunConfig(
         data=build(DataConfig, data, "data"),
         attack=build(AttackConfig, attack or {}, "attack"),
-        train=build(TrainConfig, {"epochs": epochs}, "train"),
+        train=build(TrainConfig, train, "train"),
     )
     sweep = build(
         SweepConfig,

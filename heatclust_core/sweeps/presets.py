@@ -1,14 +1,15 @@
 """The paper's experiments as named sweeps on the embedded data (Tables 1, 2, 4 and 5).
 
-Each runs with the default training (float32, 40 epochs) by default, so a cell and a single
-`train` with the same attack share one cached network, and with the paper's own budget (100
-epochs, early-stopping patience 20) when asked for the full one."""
+Each runs with the default training budget (40 epochs), so a cell and a single `train` with the
+same attack share one cached network, and with the paper's own budget (100 epochs,
+early-stopping patience 20) when asked for the full one; the precision and the head's pooling
+are the base run's."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from heatclust_core.config import RunConfig, TrainConfig
+from heatclust_core.config import SHARED_TRAIN_FIELDS, RunConfig, TrainConfig
 from heatclust_core.errors import ConfigError
 from heatclust_core.sweeps.config import SweepConfig
 
@@ -48,7 +49,8 @@ PRESETS: dict[str, Preset] = {
 
 
 def preset(name: str, full: bool = False, base: RunConfig | None = None) -> tuple[SweepConfig, str]:
-    """(the sweep, a sentence saying which budget it runs with)."""
+    """(the sweep, a sentence saying which budget it runs with). The cells train with the
+    preset's budget and `base`'s precision and head pooling."""
     if name not in PRESETS:
         raise ConfigError("preset", f"must be one of {', '.join(PRESETS)}, got {name!r}")
     chosen = PRESETS[name]
@@ -67,5 +69,7 @@ def preset(name: str, full: bool = False, base: RunConfig | None = None) -> tupl
             + (f", {len(axes['seeds'])} seeds (paper: 10)" if chosen.reduced_seeds else "")
             + "; --full for the paper's"
         )
+    shared = {field: getattr(base.train, field) for field in SHARED_TRAIN_FIELDS}
+    train = train.model_copy(update=shared)
     sweep = SweepConfig(name=name, base=base.model_copy(update={"train": train}), **axes)
     return sweep, note

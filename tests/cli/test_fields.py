@@ -131,3 +131,22 @@ def test_a_sweep_s_sticker_flags_reach_every_cell(extra):
     }
     default = sweep_config_from_args(build_parser().parse_args(["sweep", *extra]))[0]
     assert {c.attack.sticker_placement for c in default.cells()} == {"window"}
+
+
+@pytest.mark.parametrize("extra", [["--preset", "table5"], ["--p", "33", "15"]])
+def test_a_sweep_s_head_and_precision_flags_reach_every_cell_and_a_preset_keeps_its_epochs(
+    extra,
+):
+    from heatclust_core.cli.sweep import sweep_config_from_args
+
+    argv = ["sweep", *extra, "--head-pool", "max", "--precision", "mixed"]
+    sweep, _ = sweep_config_from_args(build_parser().parse_args(argv))
+    trains = [cell.train for cell in sweep.cells()]
+    assert len(trains) >= 2
+    assert {(t.head_pool, t.precision) for t in trains} == {("max", "mixed")}
+    default = sweep_config_from_args(build_parser().parse_args(["sweep", *extra]))[0]
+    assert {(c.train.head_pool, c.train.precision) for c in default.cells()} == {
+        ("average", "float32")
+    }
+    # table5's reduced budget is its own 20 epochs, whatever the head.
+    assert {t.epochs for t in trains} == {c.train.epochs for c in default.cells()}
