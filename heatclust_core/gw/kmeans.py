@@ -28,7 +28,7 @@ from heatclust_core.progress import Progress, silent
 class GWKMeansOptions:
     k: int = 2
     barycenter_size: int = 32
-    max_iter: int = 10
+    max_iter: int = 50
     barycenter_iter: int = 1
     seed: int = 0
     # Stop once an assignment moves at most this share of the samples (0: until none moves).
