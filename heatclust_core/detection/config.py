@@ -100,10 +100,10 @@ class DetectConfig(BaseConfig):
     barycenter_size: int = Field(32, ge=2, le=1024, description="HC: points of each barycenter")
     # k-means runs until no sample moves, as the paper's does. Stopping once at most 0.5 % moved
     # ended table1's p = 5 % class (483 samples) at iteration 7 with ACC 0.876, 0.923 and
-    # 0.899 for seeds 0, 1, 2; run to the end (21 iterations) it gave 0.977 for seeds 0 and 1
-    # alike, p = 2 % 0.829 against 0.748. A class with a strong backdoor ends within 2-3
-    # iterations either way (p = 33, 15, 10 % and the label-consistent p = 33 %: the same
-    # flags, the default run's clustering as fast).
+    # 0.899 for seeds 0, 1, 2; run to the end (14-30 iterations) 0.977, 0.977 and 0.913, and
+    # p = 2 % 0.829 against 0.748. A class with a strong backdoor ends within 2-5 iterations
+    # either way (p = 33, 15, 10 % and the label-consistent p = 33 %: the same flags, the
+    # default run's clustering as fast).
     max_iter: int = Field(50, ge=1, le=1000, description="HC: k-means iterations at most")
     tol_moved: float = Field(
         0.0,
