@@ -28,7 +28,7 @@ from heatclust_core.sweeps.config import custom_sweep
 from heatclust_core.sweeps.runner import load_sweeps, sweep_record
 from heatclust_core.sweeps.tables import paper_layout, sweep_table
 from ui import example
-from ui.fields import field_input
+from ui.fields import field_row
 from ui.job_panel import job_panel
 from ui.navigation import require_app
 from ui.resources import runner
@@ -85,11 +85,7 @@ with st.expander("Start a sweep", expanded=not records):
             "Preset", list(PRESETS), format_func=lambda n: PRESETS[n].description, key="preset"
         )
         full = st.toggle("The paper's full budget (100 epochs)", key="preset-full")
-        columns = st.columns(len(SHARED_TRAIN_FIELDS))
-        preset_train = {
-            field: field_input(column, TrainConfig, field, key=f"preset-{field}")
-            for column, field in zip(columns, SHARED_TRAIN_FIELDS, strict=True)
-        }
+        preset_train = field_row(st, TrainConfig, SHARED_TRAIN_FIELDS, "preset-")
         chosen, note = preset(
             name,
             full,
@@ -112,16 +108,8 @@ with st.expander("Start a sweep", expanded=not records):
         images = right.number_input(
             "Images per class", value=DataConfig().images_per_class, step=100, key="sweep-images"
         )
-        columns = st.columns(len(SHARED_TRAIN_FIELDS))
-        train = {
-            name: field_input(column, TrainConfig, name, key=f"sweep-{name}")
-            for column, name in zip(columns, SHARED_TRAIN_FIELDS, strict=True)
-        }
-        columns = st.columns(len(SHARED_TRIGGER_FIELDS))
-        trigger = {
-            name: field_input(column, AttackConfig, name, key=f"sweep-{name}")
-            for column, name in zip(columns, SHARED_TRIGGER_FIELDS, strict=True)
-        }
+        train = field_row(st, TrainConfig, SHARED_TRAIN_FIELDS, "sweep-")
+        trigger = field_row(st, AttackConfig, SHARED_TRIGGER_FIELDS, "sweep-")
         detectors = st.multiselect(
             "Detectors",
             DETECTORS,

@@ -60,6 +60,16 @@ def field_input(
     return container.text_input(label, value=str(value), help=help_text, key=key, disabled=disabled)
 
 
+def field_row(container, model: type[BaseModel], names, key_prefix: str) -> dict[str, Any]:
+    """One `field_input` per field of `names`, side by side in columns of `container`;
+    {name: value}. Keys are `key_prefix` + the field's name."""
+    columns = container.columns(len(names))
+    return {
+        name: field_input(column, model, name, key=f"{key_prefix}{name}")
+        for column, name in zip(columns, names, strict=True)
+    }
+
+
 def _step(value: float) -> float:
     """A tenth of the value's order of magnitude (0.01 for 0.1, 1.0 for 30), a float: streamlit
     refuses a float widget with an int step."""

@@ -1,9 +1,9 @@
 """The paper's experiments as named sweeps on the embedded data (Tables 1, 2, 4 and 5).
 
 Each runs with the default training budget (40 epochs; table5 20 at its reduced budget), so a
-cell and a single `train` with the same attack share one cached network, and with the paper's own budget (100 epochs,
-early-stopping patience 20) when asked for the full one; the precision and the head's pooling
-are the base run's."""
+cell and a single `train` with the same attack share one cached network, and with the paper's
+own budget (100 epochs, early-stopping patience 20) when asked for the full one; the precision
+and the head's pooling are the base run's."""
 
 from __future__ import annotations
 
