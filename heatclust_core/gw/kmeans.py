@@ -220,11 +220,15 @@ def gw_kmeans(
         history.append(
             {"iteration": iteration, "changed": changed, "seconds": time.perf_counter() - started}
         )
+        converged = changed <= options.tol_moved * n
+        # max_iter is a cap, not a forecast (a clean split settles in 2-5 iterations): a
+        # converged run reports its stage done instead of stopping at iteration / max_iter.
         progress(
-            "clustering", iteration / options.max_iter, f"iteration {iteration}: {changed} moved"
+            "clustering",
+            1.0 if converged else iteration / options.max_iter,
+            f"iteration {iteration}: {changed} moved" + (", converged" if converged else ""),
         )
-        if changed <= options.tol_moved * n:
-            converged = True
+        if converged:
             break
         for c in range(options.k):
             members_index = np.flatnonzero(labels == c)

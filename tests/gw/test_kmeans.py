@@ -36,15 +36,21 @@ def test_separates_two_spot_from_one_spot_relevance(warm_start):
     rng = np.random.default_rng(0)
     two_spots = [_two_blobs(rng) for _ in range(12)]
     one_spot = [_blob(rng, rng.uniform(10, 22, 2), 3.0, 40) for _ in range(20)]
+    reports = []
     result = gw_kmeans(
         two_spots + one_spot,
         GWKMeansOptions(k=2, barycenter_size=12, max_iter=8, seed=1, warm_start=warm_start),
         GWOptions(epsilon=0.01),
+        progress=lambda stage, fraction, message="": reports.append((fraction, message)),
     )
     truth = np.array([1] * 12 + [0] * 20)
     agreement = max((result.labels == truth).mean(), (result.labels != truth).mean())
     assert agreement == 1.0
     assert result.distances.shape == (32, 2)
+    assert result.iterations < 8
+    # Converged before the cap: the stage reports itself done, not iterations / max_iter.
+    assert reports[-1][0] == 1.0 and reports[-1][1].endswith("0 moved, converged")
+    assert all(fraction < 1.0 for fraction, _ in reports[:-1])
     assert np.all(
         result.distances[np.arange(32), result.labels] <= result.distances.min(axis=1) + 1e-12
     )
@@ -133,3 +139,17 @@ def test_tol_moved_of_one_is_refused():
     with pytest.raises(ConfigError) as error:
         GWKMeansOptions(tol_moved=1.0)
     assert error.value.parameter == "tol_moved"
+
+
+def test_library_defaults_are_the_detect_configs():
+    """GWKMeansOptions used from Python runs the k-means `detect --detector hc` runs."""
+    from dataclasses import fields
+
+    from heatclust_core.detection.config import DetectConfig
+
+    config = DetectConfig()
+    shared = {f.name for f in fields(GWKMeansOptions)} & set(DetectConfig.model_fields)
+    assert {"k", "max_iter", "tol_moved", "barycenter_size", "barycenter_iter", "seed"} <= shared
+    options = GWKMeansOptions()
+    for name in shared:
+        assert getattr(options, name) == getattr(config, name), name
