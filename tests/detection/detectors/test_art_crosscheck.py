@@ -40,11 +40,17 @@ def test_the_network_has_dead_units_which_ica_must_survive(hidden):
 
 def test_ac_with_pca_finds_arts_clusters(hidden):
     model, images, truth, acts = hidden
+    ours = ActivationClustering(model, reducer="pca").fit(images, np.zeros(len(images)))
+    assert _same_partition(ours.labels_, truth) >= 0.9
+    # ART's reduction clustered as ours clusters (k-means++, 10 restarts) is our partition.
+    labels, _ = kmeans_with_silhouette(reduce_dimensionality(acts, nb_dims=10, reduce="PCA"), 2, 0)
+    assert _same_partition(labels, ours.labels_) == 1.0
+    # ART's own clustering (one k-means++ start) puts the class's few border samples either
+    # way with the network's float rounding: all 160 agreed on AVX-512 CPUs, 156 on a Zen 3
+    # with AVX2 only.
     np.random.seed(0)
     (art_labels,), _ = cluster_activations([acts], nb_clusters=2, nb_dims=10, reduce="PCA")
-    ours = ActivationClustering(model, reducer="pca").fit(images, np.zeros(len(images)))
-    assert _same_partition(ours.labels_, art_labels) == 1.0
-    assert _same_partition(ours.labels_, truth) >= 0.9
+    assert _same_partition(ours.labels_, art_labels) >= 0.95
 
 
 def test_ac_with_ica_reduces_as_art_does_but_clusters_with_restarts(hidden):
