@@ -41,7 +41,7 @@ from heatclust_core.presentation.report import run_report
 from heatclust_core.storage.run_store import RunStore
 from heatclust_core.training.network import pick_device
 from ui import example
-from ui.fields import field_input
+from ui.fields import field_input, field_row
 from ui.job_panel import job_panel
 from ui.navigation import require_app
 from ui.resources import run_artifacts, runner
@@ -149,10 +149,7 @@ detect_settings: dict = {}
 if not store.read_only:
     with st.expander("Detector settings"):
         for row in DETECT_SETTINGS:
-            for column, name in zip(st.columns(3), row, strict=False):
-                detect_settings[name] = field_input(
-                    column, DetectConfig, name, key=f"detect-{name}"
-                )
+            detect_settings.update(field_row(st, DetectConfig, row, "detect-"))
         left, right = st.columns(2)
         scan_method = field_input(left, ScanConfig, "method", key="scan-method")
         device = right.selectbox(
