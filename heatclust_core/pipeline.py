@@ -11,7 +11,11 @@ import numpy as np
 import torch
 
 import heatclust_core
-from heatclust_core.attacks.metrics import attack_metrics, poisons_read_as_target
+from heatclust_core.attacks.metrics import (
+    attack_metrics,
+    noise_read_as_target,
+    poisons_read_as_target,
+)
 from heatclust_core.attacks.poison import PoisonedSet, poison, poison_count
 from heatclust_core.config import UNHASHED_STICKER, AttackConfig, ResolvedRunConfig, RunConfig
 from heatclust_core.data.imageset import Dataset, ImageSet, stratified_split
@@ -42,6 +46,7 @@ class RunResult:
             "masr": m["masr"],
             # Runs trained before this field lack it.
             "poisons_read_as_target": m.get("poisons_read_as_target"),
+            "noise_read_as_target": m.get("noise_read_as_target"),
             "n_parameters": m["n_parameters"],
             "n_poisoned": m["n_poisoned"],
             "epochs_run": len(m["history"]),
@@ -178,6 +183,9 @@ def train_run(
             config.attack.sticker_size,
             torch_device,
         )
+    metrics["noise_read_as_target"] = noise_read_as_target(
+        trained.model, dataset.test, config.attack, torch_device
+    )
     metrics.update(
         {
             "run_id": run_id,

@@ -276,6 +276,9 @@ def test_inspect_shows_the_metrics_and_the_charts_of_a_finished_run(app_env, fin
         f"{reading['with_trigger']:.3f} with their trigger" in caption.value
         for caption in app.caption
     )
+    # A standard attack has no PGD change to read noise against (tests/attacks/test_metrics.py).
+    assert metrics["noise_read_as_target"] is None
+    assert not any("sign noise" in caption.value for caption in app.caption)
     asr = chart(app, "asr-chart")
     bars = asr.data[0]
     assert len(bars.x) == 42 and "5 Speed limit (80km/h)" not in bars.x  # all but the target

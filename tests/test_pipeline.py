@@ -65,3 +65,5 @@ def test_a_trained_run_keeps_how_its_network_reads_its_poisons(tiny_run):
     )
     assert stored == recomputed
     assert set(stored) == {"with_trigger", "without_trigger"}
+    # The standard attack changes no pixel but the sticker's: nothing to read noise against.
+    assert store.load_metrics(run_id)["noise_read_as_target"] is None

@@ -13,6 +13,8 @@ from heatclust_core.training.network import batched_logits
 
 # Seeds the trigger positions stamped on test images, apart from the training poisons' seed.
 _EVALUATION_STREAM = 0xE7A1
+# Seeds the sign noise of noise_read_as_target, apart from both.
+_NOISE_STREAM = 0x5E1F
 
 
 def predict(
@@ -83,6 +85,43 @@ def poisons_read_as_target(
         "with_trigger": float((predict(model, with_trigger, device) == target).mean()),
         "without_trigger": float((predict(model, without_trigger, device) == target).mean()),
     }
+
+
+def noise_read_as_target(
+    model: nn.Module, test: ImageSet, attack: AttackConfig, device: torch.device
+) -> dict[str, float] | None:
+    """Whether the attacked network took the surrogate's PGD change for the target's feature:
+    the share of the other classes' test images read as the target with random +-eps sign
+    noise on every pixel and no trigger (with_noise), beside the same share clean (clean).
+    Shares in [0, 1]; eps in pixel scale 0..1.
+
+    The label-consistent attacks degrade every poison with PGD within eps, so a change of that
+    size is the one thing all poisons share besides the trigger; a network that learned it reads
+    noisy images of any class as the target, and a trigger it could not read as well goes
+    unlearned. None for the attacks without PGD.
+    """
+    if not attack.uses_pgd or attack.eps == 0:
+        return None
+    others = test.images[test.labels != attack.target]
+    rng = np.random.default_rng([attack.seed, _NOISE_STREAM])
+    signs = rng.choice(np.array([-1, 1], dtype=np.int16), size=others.shape)
+    step = round(attack.eps * 255)
+    noisy = np.clip(others.astype(np.int16) + signs * step, 0, 255).astype(np.uint8)
+    return {
+        "eps": attack.eps,
+        "with_noise": float((predict(model, noisy, device) == attack.target).mean()),
+        "clean": float((predict(model, others, device) == attack.target).mean()),
+    }
+
+
+def describe_noise_reading(reading: dict[str, float]) -> str:
+    """One line on noise_read_as_target's shares, for the command line, Inspect and reports."""
+    return (
+        f"Other classes' test images read as the target with ±{reading['eps']:g} sign noise "
+        f"and no trigger: {reading['with_noise']:.3f} (clean: {reading['clean']:.3f}; far "
+        "above clean: the network learned the PGD change of its poisons as the target's "
+        "feature, in place of or beside the trigger)."
+    )
 
 
 def describe_poison_reading(reading: dict[str, float]) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from heatclust_core.attacks.metrics import describe_poison_reading
+from heatclust_core.attacks.metrics import describe_noise_reading, describe_poison_reading
 from heatclust_core.detection.trigger import trigger_summary
 
 
@@ -26,6 +26,8 @@ def print_train(summary: dict[str, Any]) -> None:
     )
     if reading := summary.get("poisons_read_as_target"):
         print(f"  {describe_poison_reading(reading)}")
+    if reading := summary.get("noise_read_as_target"):
+        print(f"  {describe_noise_reading(reading)}")
     print(f"  seconds         {summary['seconds']:.1f}")
     for line in summary.get("caveats", ()):
         print(f"  note            {line}")

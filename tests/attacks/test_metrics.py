@@ -5,7 +5,9 @@ from torch import nn
 
 from heatclust_core.attacks.metrics import (
     attack_metrics,
+    describe_noise_reading,
     describe_poison_reading,
+    noise_read_as_target,
     poisons_read_as_target,
 )
 from heatclust_core.attacks.poison import poison
@@ -110,3 +112,52 @@ def test_a_run_without_poisons_has_no_poison_reading():
         _AlwaysTarget(5), clean, pool.images, 5, 3, torch.device("cpu")
     )
     assert reading is None
+
+
+class _ReadsLargeChange(nn.Module):
+    """Predicts `target` where some pixel differs from the image's top-left one by more than
+    `threshold` (pixel scale 0..255), else the class in the red level of the flat pools below:
+    a network that learned "noise of the PGD budget's size means the target"."""
+
+    def __init__(self, target, threshold):
+        super().__init__()
+        self.target, self.threshold = target, threshold
+
+    def forward(self, x):
+        change = (x - x[:, :, :1, :1]).abs().flatten(1).amax(1) * 255
+        own = torch.round(x[:, 0, 0, 0] * 255 / 40).long().clamp(0, 5)
+        return nn.functional.one_hot(torch.where(change > self.threshold, self.target, own), 6)
+
+
+def _flat_classes(per_class=20, n_classes=6):
+    """One flat colour per class, its red level 40 x class: each image readable from any pixel."""
+    labels = np.repeat(np.arange(n_classes), per_class)
+    images = np.full((len(labels), 32, 32, 3), 128, dtype=np.uint8)
+    images[..., 0] = (labels * 40)[:, None, None]
+    return ImageSet(images, labels)
+
+
+def test_a_network_that_learned_the_pgd_budget_reads_noise_of_that_size_as_the_target():
+    test, cpu = _flat_classes(), torch.device("cpu")
+    attack = AttackConfig(kind="label-consistent", target=5, eps=0.075, seed=3)
+    # The noise is +-round(0.075 x 255) = +-19 on every pixel: 38 apart at most, 19 at least
+    # from the top-left pixel wherever the signs differ.
+    learned = noise_read_as_target(_ReadsLargeChange(5, threshold=30), test, attack, cpu)
+    assert learned == {"eps": 0.075, "with_noise": 1.0, "clean": 0.0}
+    # A smaller budget's noise stays under the network's threshold: nothing read as the target.
+    smaller = attack.model_copy(update={"eps": 0.05})
+    assert noise_read_as_target(_ReadsLargeChange(5, 30), test, smaller, cpu)["with_noise"] == 0.0
+    # Seeded by the attack: the same reading every time.
+    assert noise_read_as_target(_ReadsLargeChange(5, 30), test, attack, cpu) == learned
+    assert "1.000 (clean: 0.000" in describe_noise_reading(learned)
+    assert "±0.075 sign noise" in describe_noise_reading(learned)
+
+
+@pytest.mark.parametrize(
+    "attack",
+    [AttackConfig(kind="standard", source=2, target=5), AttackConfig(kind="amplitude", eps=0.0)],
+    ids=["no PGD", "eps 0"],
+)
+def test_attacks_without_a_pgd_change_have_no_noise_reading(attack):
+    model = _ReadsLargeChange(5, threshold=0)
+    assert noise_read_as_target(model, _flat_classes(), attack, torch.device("cpu")) is None

@@ -75,6 +75,7 @@ def test_train_json_then_cached(capsys, dirs, tmp_path):
         "per_class_asr",
         "masr",
         "poisons_read_as_target",
+        "noise_read_as_target",
         "n_parameters",
         "cached",
         "seconds",
@@ -118,6 +119,13 @@ def test_label_consistent_attacks_train_a_surrogate_first(capsys, dirs, tmp_path
     assert len(result["caveats"]) == (attack == "amplitude")
     assert ("note: the amplitude trigger" in err) == (attack == "amplitude")
     assert result["n_poisoned"] == round(0.5 * _target_pool(dirs[1]))
+    noise = result["noise_read_as_target"]
+    assert noise["eps"] == 0.075 and 0 <= noise["clean"] <= 1 and 0 <= noise["with_noise"] <= 1
+    # The cached run's summary for people says it too.
+    _, printed, _ = _run(
+        capsys, "train", *dirs, *TINY, "--attack", attack, "--amp", "64", "--p", "50"
+    )
+    assert "sign noise and no trigger" in printed
     runs = {p.name for p in (tmp_path / "models").iterdir()}
     assert len(runs) == 2 and result["run_id"] in runs  # the run and its clean surrogate
 

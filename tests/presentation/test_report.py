@@ -11,6 +11,7 @@ from heatclust_core.detection.config import DetectConfig
 from heatclust_core.detection.run import run_detection
 from heatclust_core.detection.scan import ScanConfig, run_scan
 from heatclust_core.presentation.report import run_report, sweep_report
+from heatclust_core.storage.atomic import write_json
 from heatclust_core.storage.run_store import (
     CONFIG_FILE,
     METRICS_FILE,
@@ -73,6 +74,20 @@ def test_run_report_holds_every_section_and_no_external_reference(reported_run):
     assert html.escape(store.load_config(run_id).attack.trigger_label) in page
     reading = store.load_metrics(run_id)["poisons_read_as_target"]
     assert f"{reading['without_trigger']:.3f} without it" in page
+
+
+def test_run_report_says_how_a_pgd_run_reads_noise(tiny_run, tmp_path):
+    session_store, run_id = tiny_run
+    store = RunStore(tmp_path / "models")
+    store.path(run_id).mkdir(parents=True)
+    for name in (CONFIG_FILE, MODEL_FILE, TRAIN_SET_FILE):
+        shutil.copy2(session_store.path(run_id) / name, store.path(run_id) / name)
+    # The reading of a label-consistent run (the tiny run's attack has no PGD change).
+    metrics = session_store.load_metrics(run_id)
+    metrics["noise_read_as_target"] = {"eps": 0.075, "with_noise": 0.379, "clean": 0.001}
+    write_json(store.path(run_id) / METRICS_FILE, metrics)
+    page = run_report(store, run_id)
+    assert "±0.075 sign noise and no trigger: 0.379 (clean: 0.001;" in html.unescape(page)
 
 
 def test_report_command_writes_the_file(reported_run, tmp_path, capsys):
