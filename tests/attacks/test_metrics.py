@@ -140,8 +140,8 @@ def _flat_classes(per_class=20, n_classes=6):
 def test_a_network_that_learned_the_pgd_budget_reads_noise_of_that_size_as_the_target():
     test, cpu = _flat_classes(), torch.device("cpu")
     attack = AttackConfig(kind="label-consistent", target=5, eps=0.075, seed=3)
-    # The noise is +-round(0.075 x 255) = +-19 on every pixel: 38 apart at most, 19 at least
-    # from the top-left pixel wherever the signs differ.
+    # The noise is +-round(0.075 x 255) = +-19 on every pixel, so two green values (128, never
+    # clipped) of opposite signs are 38 apart: above the threshold.
     learned = noise_read_as_target(_ReadsLargeChange(5, threshold=30), test, attack, cpu)
     assert learned == {"eps": 0.075, "with_noise": 1.0, "clean": 0.0}
     # A smaller budget's noise stays under the network's threshold: nothing read as the target.
