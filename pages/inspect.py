@@ -7,7 +7,7 @@ computed (figures come from presentation/figures.py, configs from their fields).
 import numpy as np
 import streamlit as st
 
-from heatclust_core.attacks.metrics import describe_noise_reading, describe_poison_reading
+from heatclust_core.attacks.metrics import describe_readings
 from heatclust_core.config import REMOVAL_MODE_TITLES, REMOVAL_MODES, build, field_help
 from heatclust_core.detection.config import DetectConfig
 from heatclust_core.detection.remediation import RemediateConfig, load_remediations
@@ -105,10 +105,8 @@ cells[4].metric(
     f"{metrics.get('train_seconds') or 0:.0f} s",
     help=f"on {metrics['device']}, in {metrics.get('train_precision', 'float32')}",
 )
-if reading := metrics.get("poisons_read_as_target"):
-    st.caption(describe_poison_reading(reading))
-if reading := metrics.get("noise_read_as_target"):
-    st.caption(describe_noise_reading(reading))
+for line in describe_readings(metrics):
+    st.caption(line)
 st.plotly_chart(
     per_class_asr_figure(metrics, attack.source, attack.target, attack.kind), key="asr-chart"
 )

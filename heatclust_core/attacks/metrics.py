@@ -131,3 +131,15 @@ def describe_poison_reading(reading: dict[str, float]) -> str:
         f"trigger, {reading['without_trigger']:.3f} without it (a backdoor that took hold: "
         "high, then low; both high: the network fitted the poisons themselves)."
     )
+
+
+def describe_readings(metrics: dict) -> list[str]:
+    """The lines on how a run's network reads its poisons and PGD-sized noise, for the command
+    line, Inspect and reports; none for a reading the run lacks (older runs, attacks without
+    poisons or PGD)."""
+    lines = []
+    if reading := metrics.get("poisons_read_as_target"):
+        lines.append(describe_poison_reading(reading))
+    if reading := metrics.get("noise_read_as_target"):
+        lines.append(describe_noise_reading(reading))
+    return lines

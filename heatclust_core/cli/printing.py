@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from heatclust_core.attacks.metrics import describe_noise_reading, describe_poison_reading
+from heatclust_core.attacks.metrics import describe_readings
 from heatclust_core.detection.trigger import trigger_summary
 
 
@@ -24,10 +24,8 @@ def print_train(summary: dict[str, Any]) -> None:
         "  per-class ASR   "
         + ", ".join(f"{c}:{v:.2f}" for c, v in summary["per_class_asr"].items())
     )
-    if reading := summary.get("poisons_read_as_target"):
-        print(f"  {describe_poison_reading(reading)}")
-    if reading := summary.get("noise_read_as_target"):
-        print(f"  {describe_noise_reading(reading)}")
+    for line in describe_readings(summary):
+        print(f"  {line}")
     print(f"  seconds         {summary['seconds']:.1f}")
     for line in summary.get("caveats", ()):
         print(f"  note            {line}")

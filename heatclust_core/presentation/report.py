@@ -19,7 +19,7 @@ import plotly.graph_objects as go
 from PIL import Image
 
 import heatclust_core
-from heatclust_core.attacks.metrics import describe_noise_reading, describe_poison_reading
+from heatclust_core.attacks.metrics import describe_readings
 from heatclust_core.attacks.preview import attack_preview
 from heatclust_core.detection.remediation import load_remediations
 from heatclust_core.detection.run import load_detections
@@ -148,10 +148,8 @@ def run_report(store: RunStore, run_id: str, gallery_size: int = 6) -> str:
         ),
         digits=4,
     )
-    if reading := metrics.get("poisons_read_as_target"):
-        page.text(describe_poison_reading(reading))
-    if reading := metrics.get("noise_read_as_target"):
-        page.text(describe_noise_reading(reading))
+    for line in describe_readings(metrics):
+        page.text(line)
     page.chart(per_class_asr_figure(metrics, attack.source, attack.target, attack.kind))
     page.chart(training_history_figure(metrics["history"]))
 
