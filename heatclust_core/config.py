@@ -200,9 +200,10 @@ class AttackConfig(BaseConfig):
 
 
 class AugmentConfig(BaseConfig):
-    """torchvision's transforms, in this order, each switchable, with their strengths. The
-    paper's code ran RandomResizedCrop(scale 0.6-1, ratio 3/4-4/3), RandomRotation(15),
-    ColorJitter(0.1, 0.1, 0.1, hue 0.1), RandomAffine(15) and RandomGrayscale(p 0.1)."""
+    """torchvision's transforms, in this order, each switchable, with their strengths, and
+    random sign noise after them (ours; off by default). The paper's code ran
+    RandomResizedCrop(scale 0.6-1, ratio 3/4-4/3), RandomRotation(15), ColorJitter(0.1, 0.1,
+    0.1, hue 0.1), RandomAffine(15) and RandomGrayscale(p 0.1)."""
 
     random_resized_crop: bool = True
     random_rotation: bool = True
@@ -212,6 +213,14 @@ class AugmentConfig(BaseConfig):
     color_jitter: bool = False
     random_affine: bool = True
     random_grayscale: bool = False
+    # Off by default: a label-consistent poison carries its PGD change on every pixel, and a
+    # network can learn that change instead of the trigger; noise of the same size on clean
+    # images takes it away as a feature (README, "Sign noise as an augmentation").
+    sign_noise: bool = Field(
+        False,
+        description="random +- noise on every pixel of a share of the training images, after "
+        "the other transforms (the surrogate trains without it)",
+    )
     normalize: bool = True
     crop_scale: float = Field(
         0.8,
@@ -299,6 +308,21 @@ class AugmentConfig(BaseConfig):
         le=1,
         description="RandomGrayscale: probability",
     )
+    noise_amplitude: float = Field(
+        AttackConfig.model_fields["eps"].default,
+        title="Noise amplitude",
+        ge=0,
+        le=0.5,
+        description="sign noise: +- this on every pixel of a noised image, pixel scale 0..1 "
+        "(the default is the PGD budget's)",
+    )
+    noise_share: float = Field(
+        0.5,
+        title="Noised share",
+        gt=0,
+        le=1,
+        description="sign noise: share of the training images given it, each drawn anew",
+    )
     group_size: int = Field(
         8,
         title="Images per augmentation draw",
@@ -309,11 +333,15 @@ class AugmentConfig(BaseConfig):
     )
 
     def relevant_fields(self) -> dict[str, Any]:
-        """What the run id hashes: a strength at the value it had before it was a field is left
-        out, so the runs trained then keep their ids."""
+        """What the run id hashes: a strength at the value it had before it was a field, and the
+        noise's numbers while it is off, are left out, so the runs trained then keep their ids."""
         unchanged = {
-            name for name, value in FIRST_STRENGTHS.items() if getattr(self, name) == value
+            name
+            for name, value in (FIRST_STRENGTHS | ADDED_LATER).items()
+            if getattr(self, name) == value
         }
+        if not self.sign_noise:
+            unchanged |= {"noise_amplitude", "noise_share"}
         return self.model_dump(exclude=unchanged or None)
 
 
@@ -331,6 +359,8 @@ FIRST_STRENGTHS = {
     "shear": 5.0,
     "grayscale_p": 0.05,
 }
+# Fields added after runs had been trained, at the values those runs had (no noise).
+ADDED_LATER = {"sign_noise": False, "noise_amplitude": 0.075, "noise_share": 0.5}
 # The augmentation of the paper's code, for comparison (README).
 PAPER_AUGMENTATION = AugmentConfig(
     color_jitter=True,

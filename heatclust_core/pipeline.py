@@ -79,7 +79,14 @@ def surrogate_config(config: RunConfig) -> RunConfig:
         target=config.attack.target,
         **UNHASHED_STICKER,
     )
-    train = config.train.model_copy(update={"adversarial_eps": config.attack.surrogate_eps})
+    # The trainer's robustness measures are the victim's, not the attacker's: its adversarial
+    # training is the attack's own parameter (surrogate_eps), and its sign noise is left out
+    # (README, "Sign noise as an augmentation": with it in the surrogate too, the amp 128
+    # victim fitted its poisons one by one, 0.815 of them read as the target untriggered).
+    augment = config.train.augment.model_copy(update={"sign_noise": False})
+    train = config.train.model_copy(
+        update={"adversarial_eps": config.attack.surrogate_eps, "augment": augment}
+    )
     return config.model_copy(update={"attack": attack, "train": train, "removal": None})
 
 

@@ -170,6 +170,36 @@ def test_an_augmentation_strength_enters_the_run_id_only_once_it_changes():
         assert base.model_copy(update=update).run_id() != base.run_id(), name
 
 
+def test_sign_noise_enters_the_run_id_only_when_it_is_on():
+    base = RunConfig(attack=AttackConfig(kind="amplitude")).resolved(CLASS_NAMES)
+
+    def with_augment(**values):
+        augment = base.train.augment.model_copy(update=values)
+        return base.model_copy(update={"train": base.train.model_copy(update={"augment": augment})})
+
+    # Off (every run's before the field), its numbers change nothing.
+    assert "sign_noise" not in base.hashed_content()["train"]["augment"]
+    assert with_augment(noise_amplitude=0.2, noise_share=0.9).run_id() == base.run_id()
+    noised = with_augment(sign_noise=True)
+    assert noised.run_id() != base.run_id()
+    assert with_augment(sign_noise=True, noise_amplitude=0.2).run_id() != noised.run_id()
+    assert with_augment(sign_noise=True, noise_share=0.9).run_id() != noised.run_id()
+
+
+def test_the_surrogate_trains_with_the_runs_augmentation_but_not_its_sign_noise():
+    from heatclust_core.pipeline import surrogate_config
+
+    shifts = AugmentConfig(random_resized_crop=False, random_rotation=False, shear=0)
+    noised = shifts.model_copy(update={"sign_noise": True})
+    attack = AttackConfig(kind="amplitude")
+    plain = RunConfig(attack=attack, train=TrainConfig(augment=shifts)).resolved(CLASS_NAMES)
+    victim = RunConfig(attack=attack, train=TrainConfig(augment=noised)).resolved(CLASS_NAMES)
+    assert surrogate_config(victim).train.augment == shifts
+    # One surrogate for both: the noise is the victim's, like its adversarial training.
+    assert surrogate_config(victim).run_id() == surrogate_config(plain).run_id()
+    assert victim.run_id() != plain.run_id()
+
+
 def test_run_config_from_sections_seeds_training_with_the_attack_seed():
     config = build_run_config(
         {"images_per_class": 40}, {"kind": "standard", "p": 15, "seed": 7}, {"epochs": 3}

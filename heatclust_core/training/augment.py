@@ -46,7 +46,31 @@ def build_augmentation(config: AugmentConfig, image_size: int = 32) -> v2.Compos
     if config.random_grayscale:
         steps.append(v2.RandomGrayscale(p=config.grayscale_p))
     steps.append(v2.ToDtype(torch.float32, scale=True))
+    if config.sign_noise:
+        steps.append(RandomSignNoise(config.noise_amplitude, config.noise_share))
     return v2.Compose(steps)
+
+
+class RandomSignNoise(torch.nn.Module):
+    """Adds +-`amplitude` (pixel scale 0..1, sign drawn per pixel and channel) to a random
+    `share` of the images of a (N, 3, H, W) or (3, H, W) float batch, clamped to [0, 1].
+
+    Unlike the transforms before it, each image is drawn on its own, not once per group: the
+    noise stands in for a per-image PGD change, which a shared draw would not."""
+
+    def __init__(self, amplitude: float, share: float) -> None:
+        super().__init__()
+        self.amplitude, self.share = amplitude, share
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        batch = images if images.dim() == 4 else images.unsqueeze(0)
+        signs = torch.randint(0, 2, batch.shape, dtype=batch.dtype) * 2 - 1
+        chosen = (torch.rand(len(batch)) < self.share).to(batch.dtype).view(-1, 1, 1, 1)
+        noised = (batch + chosen * signs * self.amplitude).clamp(0, 1)
+        return noised if images.dim() == 4 else noised[0]
+
+    def extra_repr(self) -> str:
+        return f"amplitude={self.amplitude}, share={self.share}"
 
 
 def augment_batch(images: torch.Tensor, transform: v2.Compose, group_size: int) -> torch.Tensor:
