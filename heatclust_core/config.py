@@ -51,7 +51,7 @@ STICKER_FIELDS = ("sticker_placement", "sticker_color")
 UNHASHED_STICKER = {"sticker_placement": "window", "sticker_color": "yellow-green"}
 AmplitudePattern = Literal["checkerboard", "paper"]
 # How the network's head pools the Inception module's map (training/network.py).
-HeadPool = Literal["average", "max"]
+HeadPool = Literal["average", "max", "global-max"]
 # The amplitude trigger every run had before `amp_pattern` existed (and the default): hashed
 # and read back as UNHASHED_STICKER is, so a change of default keeps every run's id.
 UNHASHED_AMP_PATTERN = "checkerboard"
@@ -420,9 +420,10 @@ class TrainConfig(BaseConfig):
     head_pool: HeadPool = Field(
         "average",
         title="Head pooling",
-        description="how the head pools the Inception module's 8 x 8 map to 2 x 2: average "
-        "(every run's before this field) or max, which keeps a small trigger's response "
-        "undiluted (the paper's network max-pools)",
+        description="how the head pools the Inception module's 8 x 8 map: average or max "
+        "to 2 x 2 (average: every run's before this field; max keeps a small trigger's "
+        "response undiluted), or global-max to 1 x 1, which reads a trigger the same "
+        "wherever it sits (the paper's network max-pools down to 1 x 1)",
     )
 
     def relevant_fields(self) -> dict[str, Any]:

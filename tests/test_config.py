@@ -157,6 +157,8 @@ def test_head_pooling_enters_the_run_id_only_when_it_is_not_average():
     assert peak.run_id() != base.run_id()
     assert "head_pool" not in base.hashed_content()["train"]
     assert peak.hashed_content()["train"]["head_pool"] == "max"
+    spread = base.model_copy(update={"train": TrainConfig(head_pool="global-max")})
+    assert spread.run_id() not in (base.run_id(), peak.run_id())
 
 
 def test_an_augmentation_strength_enters_the_run_id_only_once_it_changes():

@@ -15,6 +15,9 @@ from torch import nn
 from heatclust_core.config import HeadPool
 from heatclust_core.errors import ConfigError
 
+# Side of the map each head pooling leaves for the dense layers.
+HEAD_CELLS: dict[HeadPool, int] = {"average": 2, "max": 2, "global-max": 1}
+
 
 class ConvBNReLU(nn.Sequential):
     def __init__(self, c_in: int, c_out: int, kernel: int, stride: int = 1):
@@ -48,7 +51,7 @@ class InceptionA(nn.Module):
 
 class SmallInception(nn.Module):
     """(N, 3, 32, 32) normalised images -> (N, n_classes) logits; the head pools the Inception
-    module's 8 x 8 map to 2 x 2 by `head_pool`."""
+    module's 8 x 8 map to 2 x 2 (average, max) or 1 x 1 (global-max) by `head_pool`."""
 
     def __init__(
         self,
@@ -62,10 +65,15 @@ class SmallInception(nn.Module):
         self.pool = nn.MaxPool2d(2)
         self.inception = InceptionA(64)
         # Average: every run's head before `head_pool` existed. Max keeps a small trigger's
-        # response whole where averaging spreads it over a 16 x 16-pixel quadrant.
-        self.head_pool = nn.AdaptiveMaxPool2d(2) if head_pool == "max" else nn.AdaptiveAvgPool2d(2)
+        # response whole where averaging spreads it over a 16 x 16-pixel quadrant; a 2 x 2
+        # head still gives each quadrant its own weights, so a trigger is learnt once per
+        # quadrant it was seen in. Global max gives it one set of weights wherever it sits.
+        cells = HEAD_CELLS[head_pool]
+        self.head_pool = (
+            nn.AdaptiveAvgPool2d(cells) if head_pool == "average" else nn.AdaptiveMaxPool2d(cells)
+        )
         self.flatten = nn.Flatten()
-        self.fc1 = nn.Linear(self.inception.out_channels * 4, hidden)
+        self.fc1 = nn.Linear(self.inception.out_channels * cells * cells, hidden)
         self.relu = nn.ReLU()
         self.dropout = nn.Dropout(dropout)
         self.fc2 = nn.Linear(hidden, n_classes)
@@ -104,7 +112,10 @@ class Classifier(nn.Module):
     @property
     def head_pool(self) -> HeadPool:
         """The head's pooling, read from the layer itself (it has no weights to say it)."""
-        return "max" if isinstance(self.net.head_pool, nn.AdaptiveMaxPool2d) else "average"
+        layer = self.net.head_pool
+        if isinstance(layer, nn.AdaptiveAvgPool2d):
+            return "average"
+        return "global-max" if layer.output_size in (1, (1, 1)) else "max"
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         # v2.Normalize's arithmetic on buffers: saved with the weights, no host sync on CUDA.

@@ -186,13 +186,14 @@ def test_a_config_written_before_the_sticker_fields_reads_as_the_sticker_it_was_
     assert not set(STICKER_FIELDS) & resolved.hashed_content()["attack"].keys()
 
 
-def test_a_network_comes_back_with_the_head_pooling_it_was_saved_with(store):
+@pytest.mark.parametrize("head_pool", ["max", "global-max"])
+def test_a_network_comes_back_with_the_head_pooling_it_was_saved_with(store, head_pool):
     """The pooling has no weights: the file's metadata says it, and files from before it was
     recorded hold average-pooling networks."""
-    model = Classifier(len(CLASS_NAMES), head_pool="max").eval()
+    model = Classifier(len(CLASS_NAMES), head_pool=head_pool).eval()
     save_run(store, "cccccccccccc", model=model)
     loaded = store.load_model("cccccccccccc")
-    assert loaded.head_pool == "max"
+    assert loaded.head_pool == head_pool
     assert isinstance(loaded.net.head_pool, torch.nn.AdaptiveMaxPool2d)
     x = torch.rand(2, 3, 32, 32)
     with torch.no_grad():

@@ -33,6 +33,34 @@ def test_the_max_head_keeps_a_small_response_whole_where_the_average_head_spread
         assert peak(x).shape == (2, 3) and not torch.allclose(peak(x), average(x))
 
 
+def _logits_of_one_response_per_quadrant(model: Classifier) -> list[torch.Tensor]:
+    """The head's logits for the same response placed in each quadrant of the 8 x 8 map."""
+    logits = []
+    for row, col in ((1, 1), (1, 6), (6, 1), (6, 6)):
+        fmap = torch.zeros(1, model.net.inception.out_channels, 8, 8)
+        fmap[0, :, row, col] = torch.linspace(0.1, 2.0, fmap.shape[1])
+        with torch.no_grad():
+            hidden = model.net.relu(model.net.fc1(model.net.flatten(model.net.head_pool(fmap))))
+            logits.append(model.net.fc2(hidden))
+    return logits
+
+
+def test_the_global_max_head_reads_a_response_the_same_in_every_quadrant():
+    """A 2 x 2 head feeds each quadrant to its own weights; global max pools to one cell, so
+    the same response anywhere in the map gives the same logits."""
+    torch.manual_seed(0)
+    model = Classifier(3, head_pool="global-max").eval()
+    assert model.head_pool == "global-max"
+    assert model.net.fc1.in_features == model.net.inception.out_channels
+    assert model(torch.rand(2, 3, 32, 32)).shape == (2, 3)
+    first, *others = _logits_of_one_response_per_quadrant(model)
+    assert all(torch.equal(first, other) for other in others)
+    two_by_two = Classifier(3, head_pool="max").eval()
+    assert two_by_two.net.fc1.in_features == 4 * two_by_two.net.inception.out_channels
+    first, *others = _logits_of_one_response_per_quadrant(two_by_two)
+    assert not any(torch.allclose(first, other) for other in others)
+
+
 def test_inception_module_concatenates_its_four_branches():
     module = InceptionA(64).eval()
     out = module(torch.rand(2, 64, 8, 8))
