@@ -417,18 +417,22 @@ class TrainConfig(BaseConfig):
         "loss scaling on GPUs without bfloat16), else float32",
     )
 
+    # Global max by default: a 2 x 2 head learns the sticker once per quadrant it was seen
+    # in, so at p = 5 % the backdoor read 0.14-0.91 by position (ASR 0.64); pooled to 1 x 1 it
+    # reads 0.68-1.00 (ASR 0.93), and HC found the poisons at least as well at every p
+    # measured (README, "A head that reads the trigger wherever it sits").
     head_pool: HeadPool = Field(
-        "average",
+        "global-max",
         title="Head pooling",
-        description="how the head pools the Inception module's 8 x 8 map: average or max "
-        "to 2 x 2 (average: every run's before this field; max keeps a small trigger's "
-        "response undiluted), or global-max to 1 x 1, which reads a trigger the same "
-        "wherever it sits (the paper's network max-pools down to 1 x 1)",
+        description="how the head pools the Inception module's 8 x 8 map: global-max to "
+        "1 x 1, which reads a trigger the same wherever it sits (the paper's network "
+        "max-pools down to 1 x 1), or average or max to 2 x 2 (average: every run's before "
+        "the twenty-third session; max keeps a small trigger's response undiluted)",
     )
 
     def relevant_fields(self) -> dict[str, Any]:
         """What the run id hashes: runs keep the ids they had before `precision` and
-        `head_pool` (float32, average)."""
+        `head_pool` existed (float32, average), whatever the defaults are now."""
         excluded = {"augment"}
         if self.precision == "float32":
             excluded.add("precision")

@@ -146,7 +146,7 @@ def test_a_sweep_s_head_and_precision_flags_reach_every_cell_and_a_preset_keeps_
     assert {(t.head_pool, t.precision) for t in trains} == {("max", "mixed")}
     default = sweep_config_from_args(build_parser().parse_args(["sweep", *extra]))[0]
     assert {(c.train.head_pool, c.train.precision) for c in default.cells()} == {
-        ("average", "float32")
+        (TrainConfig().head_pool, TrainConfig().precision)
     }
     # table5's reduced budget is its own 20 epochs, whatever the head.
     assert {t.epochs for t in trains} == {c.train.epochs for c in default.cells()}

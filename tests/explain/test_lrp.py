@@ -33,9 +33,11 @@ def images():
 def test_relevance_is_conserved_through_inception_and_batchnorm(network, images, composite):
     """With biases left out of the rules, input relevance sums to the explained logit.
 
-    Tolerance held here: 2e-3 relative on this random network, where near-zero denominators
-    make the stabilisers absorb some relevance; on the trained default run the measured
-    error is at most 3.5e-6 relative (1119 samples of the target class).
+    Tolerance held here: 5e-3 relative (1e-4 of the largest logit for a logit near zero) on
+    this random network, where near-zero denominators make the stabilisers absorb some
+    relevance (up to 2.9e-3 with the global-max head); on trained default networks the
+    measured error is at most 3.5e-6 relative (1119 samples of the target class, 2 x 2
+    average head) and 1.5e-6 (96 samples, global-max head).
     """
     classes = np.array([0, 3, 5, 7, 9, 14])
     result = explain(
@@ -45,10 +47,12 @@ def test_relevance_is_conserved_through_inception_and_batchnorm(network, images,
     logits = result.explained_logits()
     with torch.no_grad():
         expected = network(torch.as_tensor(images).permute(0, 3, 1, 2).float() / 255)
-    # BatchNorm merged into the convolutions changes float32 rounding only.
-    np.testing.assert_allclose(logits, expected.numpy()[np.arange(6), classes], rtol=1e-4)
+    # BatchNorm merged into the convolutions changes float32 rounding only, on the scale of
+    # the largest logit (a logit near zero has the same absolute error).
+    wanted = expected.numpy()[np.arange(6), classes]
+    np.testing.assert_allclose(logits, wanted, rtol=1e-4, atol=1e-5 * np.abs(wanted).max())
     sums = result.relevance.reshape(6, -1).sum(1)
-    np.testing.assert_allclose(sums, logits, rtol=2e-3)
+    np.testing.assert_allclose(sums, logits, rtol=5e-3, atol=1e-4 * np.abs(logits).max())
 
 
 def test_explains_the_predicted_class_when_no_class_is_given(network, images):

@@ -2,6 +2,7 @@
 
 import pytest
 
+from heatclust_core.config import TrainConfig
 from heatclust_core.errors import ConfigError
 from heatclust_core.sweeps.config import custom_sweep
 
@@ -88,7 +89,7 @@ def test_an_amplitude_sweep_s_cells_stamp_its_pattern_and_its_id_says_which():
 def test_every_cell_trains_the_sweep_s_head_and_precision_and_its_id_says_which():
     plain = custom_sweep("custom", {}, {"epochs": 3}, AXES, ["ac"])
     max_head = custom_sweep("custom", {}, {"epochs": 3, "head_pool": "max"}, AXES, ["ac"])
-    assert {c.train.head_pool for c in plain.cells()} == {"average"}
+    assert {c.train.head_pool for c in plain.cells()} == {TrainConfig().head_pool}
     assert {c.train.head_pool for c in max_head.cells()} == {"max"}
     assert {c.train.epochs for c in max_head.cells()} == {3}
     assert plain.sweep_id() != max_head.sweep_id()
