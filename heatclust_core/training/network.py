@@ -2,10 +2,9 @@
 
 About 0.44 million trainable parameters with the default head (0.93 million with a 2 x 2
 one), most of them in the head where they cost little compute, so the network trains on a
-2-core CPU in minutes. Conv+BN+ReLU blocks are
-`nn.Sequential`, the form zennit's BatchNorm canonizer merges. The input of `Classifier` is an
-image batch in [0, 1] (N, 3, 32, 32); normalisation is its first step, so attacks and
-explanations work in pixel space.
+2-core CPU in minutes. Conv+BN+ReLU blocks are `nn.Sequential`, the form zennit's BatchNorm
+canonizer merges. The input of `Classifier` is an image batch in [0, 1] (N, 3, 32, 32);
+normalisation is its first step, so attacks and explanations work in pixel space.
 """
 
 from __future__ import annotations
@@ -66,10 +65,10 @@ class SmallInception(nn.Module):
         self.stem = nn.Sequential(ConvBNReLU(3, 32, 3), ConvBNReLU(32, 64, 3, stride=2))
         self.pool = nn.MaxPool2d(2)
         self.inception = InceptionA(64)
-        # Average: every run's head before global max became the default. Max keeps a small trigger's
-        # response whole where averaging spreads it over a 16 x 16-pixel quadrant; a 2 x 2
-        # head still gives each quadrant its own weights, so a trigger is learnt once per
-        # quadrant it was seen in. Global max gives it one set of weights wherever it sits.
+        # Average: every run's head before global max became the default. Max keeps a small
+        # trigger's response whole where averaging spreads it over a 16 x 16-pixel quadrant;
+        # a 2 x 2 head still gives each quadrant its own weights, so a trigger is learnt once
+        # per quadrant it was seen in. Global max gives it one set of weights wherever it sits.
         cells = HEAD_CELLS[head_pool]
         self.head_pool = (
             nn.AdaptiveAvgPool2d(cells) if head_pool == "average" else nn.AdaptiveMaxPool2d(cells)
