@@ -168,8 +168,13 @@ def test_attack_page_previews_poisoned_examples_as_parameters_change(app_env):
     assert not app.selectbox(key="amp_pattern").disabled
     notes = " ".join(c.value for c in app.caption)
     assert "Class 5 · Speed limit (80km/h)" in notes and "PGD degradation not shown" in notes
-    # The checkerboard's caveat while a resampling augmentation is on, gone once all are off.
+    # Resampling "auto" trains the checkerboard without the resampling transforms (said under
+    # the switches); switched on, the caveat, gone again once each of them is off.
+    assert not app.warning
+    assert any("trains without the crop" in c.value for c in app.caption)
+    app.selectbox(key="resampling").set_value("on").run()
     assert any("amplitude trigger" in w.value for w in app.warning)
+    assert not any("trains without the crop" in c.value for c in app.caption)
     for name in CHECKERBOARD_BLURRING_AUGMENTATIONS:
         app.toggle(key=f"augment_{name}").set_value(False).run()
     assert not app.warning

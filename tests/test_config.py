@@ -173,6 +173,54 @@ def test_an_augmentation_strength_enters_the_run_id_only_once_it_changes():
         assert base.model_copy(update=update).run_id() != base.run_id(), name
 
 
+def test_resampling_settles_off_for_the_amplitude_attack_alone_and_on_for_the_others():
+    amplitude = RunConfig(attack=AttackConfig(kind="amplitude")).resolved(CLASS_NAMES)
+    augment = amplitude.train.augment
+    assert augment.resampling == "off"
+    assert not augment.random_resized_crop and not augment.random_rotation
+    assert augment.random_affine and augment.shear == 0 and augment.affine_degrees == 0
+    # Its id is that of the same switches set by hand (so one cached network for both).
+    by_hand = AugmentConfig(random_resized_crop=False, random_rotation=False, shear=0.0)
+    update = {"train": TrainConfig(augment=by_hand.model_copy(update={"resampling": "on"}))}
+    assert amplitude.model_copy(update=update).run_id() == amplitude.run_id()
+    # Settling twice changes nothing; the surrogate of the attack trains the same way.
+    assert amplitude.resolved(CLASS_NAMES) == amplitude
+    for kind in ("none", "standard", "label-consistent"):
+        sticker = RunConfig(attack=AttackConfig(kind=kind)).resolved(CLASS_NAMES)
+        assert sticker.train.augment == AugmentConfig(resampling="on"), kind
+    # The default run keeps its id: "resampling" is never hashed.
+    assert (
+        "resampling" not in RunConfig().resolved(CLASS_NAMES).hashed_content()["train"]["augment"]
+    )
+
+
+def test_resampling_switched_on_keeps_the_amplitude_attack_s_transforms_and_off_drops_any():
+    on = RunConfig(
+        attack=AttackConfig(kind="amplitude"),
+        train=TrainConfig(augment=AugmentConfig(resampling="on")),
+    ).resolved(CLASS_NAMES)
+    assert on.train.augment.random_resized_crop and on.train.augment.shear == 5.0
+    off = RunConfig(train=TrainConfig(augment=AugmentConfig(resampling="off"))).resolved(
+        CLASS_NAMES
+    )
+    assert not off.train.augment.random_resized_crop and not off.train.augment.random_rotation
+    assert off.run_id() != RunConfig().resolved(CLASS_NAMES).run_id()
+    assert (
+        on.run_id()
+        != RunConfig(attack=AttackConfig(kind="amplitude")).resolved(CLASS_NAMES).run_id()
+    )
+
+
+def test_a_config_stored_before_resampling_and_the_head_field_reads_back_as_it_trained():
+    stored = RunConfig(attack=AttackConfig(kind="amplitude")).model_dump()
+    del stored["train"]["augment"]["resampling"], stored["train"]["head_pool"]
+    read = from_stored(RunConfig, stored)
+    # Every run before the fields resampled and averaged to 2 x 2, whatever the attack.
+    assert read.train.augment.resampling == "on" and read.train.head_pool == "average"
+    assert read.resolved(CLASS_NAMES).train.augment.random_resized_crop
+    assert RunConfig.model_validate(stored).train.augment.resampling == "auto"
+
+
 def test_sign_noise_enters_the_run_id_only_when_it_is_on():
     base = RunConfig(attack=AttackConfig(kind="amplitude")).resolved(CLASS_NAMES)
 
@@ -197,7 +245,7 @@ def test_the_surrogate_trains_with_the_runs_augmentation_but_not_its_sign_noise(
     attack = AttackConfig(kind="amplitude")
     plain = RunConfig(attack=attack, train=TrainConfig(augment=shifts)).resolved(CLASS_NAMES)
     victim = RunConfig(attack=attack, train=TrainConfig(augment=noised)).resolved(CLASS_NAMES)
-    assert surrogate_config(victim).train.augment == shifts
+    assert surrogate_config(victim).train.augment == shifts.settled("amplitude")
     # One surrogate for both: the noise is the victim's, like its adversarial training.
     assert surrogate_config(victim).run_id() == surrogate_config(plain).run_id()
     assert victim.run_id() != plain.run_id()

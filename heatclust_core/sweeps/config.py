@@ -78,6 +78,11 @@ class SweepConfig(BaseConfig):
         if "amplitude" in kinds and self.base.attack.amp_pattern != UNHASHED_AMP_PATTERN:
             # The base's kind may hash no pattern, but its amplitude cells stamp this one.
             base["attack"]["amp_pattern"] = self.base.attack.amp_pattern
+        if "amplitude" in kinds:
+            # Its amplitude cells train with the augmentation settled for them (resampling off
+            # unless the base says on), which the base's own kind may not show.
+            augment = self.base.train.augment.settled("amplitude")
+            base["train"]["amplitude_augment"] = augment.relevant_fields()
         content = self.model_dump(exclude={"base", "detect"}) | {
             "base": base,
             "detect": self.detect.hashed_content(),

@@ -12,21 +12,28 @@ def _config(kind: str, **augment) -> RunConfig:
     )
 
 
-def test_the_amplitude_attack_with_the_default_augmentations_gets_one_caveat():
-    (line,) = caveats(_config("amplitude"))
+def test_the_amplitude_attack_at_the_defaults_gets_none():
+    # Resampling is "auto" by default, which is off for the amplitude attack.
+    assert caveats(_config("amplitude")) == []
+
+
+def test_the_amplitude_attack_with_resampling_switched_on_gets_one_caveat():
+    (line,) = caveats(_config("amplitude", resampling="on"))
     for name in CHECKERBOARD_BLURRING_AUGMENTATIONS:
         assert name.replace("_", " ") in line
 
 
 def test_it_names_only_the_resampling_augmentations_still_on():
-    (line,) = caveats(_config("amplitude", random_rotation=False, random_affine=False))
+    (line,) = caveats(
+        _config("amplitude", resampling="on", random_rotation=False, random_affine=False)
+    )
     assert "random resized crop" in line
     assert "rotation" not in line and "affine" not in line
 
 
 def test_without_resampling_augmentations_the_amplitude_attack_gets_none():
     off = dict.fromkeys(CHECKERBOARD_BLURRING_AUGMENTATIONS, False)
-    assert caveats(_config("amplitude", **off)) == []
+    assert caveats(_config("amplitude", resampling="on", **off)) == []
 
 
 @pytest.mark.parametrize("kind", ["none", "standard", "label-consistent"])
@@ -37,7 +44,13 @@ def test_sticker_attacks_get_none(kind):
 def test_whole_pixel_shifts_and_zero_strengths_do_not_count():
     # RandomAffine without rotation or shear shifts by whole pixels; a 0-deg rotation and a
     # crop of the whole area leave the image as it is.
-    still = {"affine_degrees": 0.0, "shear": 0.0, "rotation": 0.0, "crop_scale": 1.0}
+    still = {
+        "resampling": "on",
+        "affine_degrees": 0.0,
+        "shear": 0.0,
+        "rotation": 0.0,
+        "crop_scale": 1.0,
+    }
     assert caveats(_config("amplitude", **still)) == []
     (line,) = caveats(_config("amplitude", **(still | {"shear": 5.0})))
     assert "random affine" in line and "rotation" not in line and "crop" not in line

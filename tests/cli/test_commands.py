@@ -118,9 +118,11 @@ def test_label_consistent_attacks_train_a_surrogate_first(capsys, dirs, tmp_path
     assert code == 0
     result = json.loads(out)
     assert result["config"]["attack"]["kind"] == attack
-    # The checkerboard's caveat, in the result and on stderr before the training.
-    assert len(result["caveats"]) == (attack == "amplitude")
-    assert ("note: the amplitude trigger" in err) == (attack == "amplitude")
+    # The amplitude attack trains without the resampling transforms, so nothing to warn of.
+    augment = result["config"]["train"]["augment"]
+    assert augment["resampling"] == ("off" if attack == "amplitude" else "on")
+    assert augment["random_resized_crop"] == (attack != "amplitude")
+    assert result["caveats"] == [] and "note:" not in err
     assert result["n_poisoned"] == round(0.5 * _target_pool(dirs[1]))
     # The stored reading is the trained network's: recomputed from the saved run, the same.
     store = RunStore(tmp_path / "models")
@@ -142,7 +144,7 @@ def test_label_consistent_attacks_train_a_surrogate_first(capsys, dirs, tmp_path
 
 
 @pytest.mark.slow
-def test_an_amplitude_sweep_says_its_caveat_once_before_it_trains(capsys, dirs):
+def test_an_amplitude_sweep_trains_its_cells_without_resampling(capsys, dirs, tmp_path):
     argv = ["--images-per-class", "20", "--epochs", "1", "--quiet", "--attack", "amplitude"]
     code, out, err = _run(
         capsys,
@@ -159,8 +161,12 @@ def test_an_amplitude_sweep_says_its_caveat_once_before_it_trains(capsys, dirs):
         "--json",
     )
     assert code == 0
-    assert len(json.loads(out)["caveats"]) == 1  # two cells, one caveat
-    assert err.count("note: the amplitude trigger") == 1
+    record = json.loads(out)
+    assert record["caveats"] == [] and "note:" not in err
+    store = RunStore(tmp_path / "models")
+    for cell in record["cells"]:
+        augment = store.load_config(cell["run_id"]).train.augment
+        assert augment.resampling == "off" and not augment.random_resized_crop
 
 
 def test_text_output_and_class_names(capsys, dirs):
