@@ -215,11 +215,17 @@ with form:
                 columns = st.columns(3)
             augment_numbers[name] = field_input(columns[n % 3], AugmentConfig, name, key=name)
             errors[f"train.augment.{name}"] = columns[n % 3].empty()
-        if kind == "amplitude" and augment_numbers["resampling"] != "on":
+        resampling = augment_numbers["resampling"]
+        if resampling == "off" or (resampling == "auto" and kind == "amplitude"):
+            why = (
+                " (auto: they would blur the amplitude attack's 1-px checkerboard away)"
+                if resampling == "auto"
+                else ""
+            )
             st.caption(
-                "This amplitude run trains without the crop, the rotation and the affine's "
-                "rotation and shear, whatever their switches say: they would blur its 1-px "
-                "checkerboard away. Whole-pixel shifts stay. Resampling on keeps them."
+                "This run trains without the crop, the rotation and the affine's rotation and "
+                f"shear, whatever their switches say{why}. Whole-pixel shifts stay; resampling "
+                "on keeps them."
             )
         precision = st.selectbox(
             "Precision",

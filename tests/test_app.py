@@ -172,6 +172,7 @@ def test_attack_page_previews_poisoned_examples_as_parameters_change(app_env):
     # the switches); switched on, the caveat, gone again once each of them is off.
     assert not app.warning
     assert any("trains without the crop" in c.value for c in app.caption)
+    assert any("amplitude attack's 1-px checkerboard" in c.value for c in app.caption)
     app.selectbox(key="resampling").set_value("on").run()
     assert any("amplitude trigger" in w.value for w in app.warning)
     assert not any("trains without the crop" in c.value for c in app.caption)
