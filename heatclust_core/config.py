@@ -56,6 +56,13 @@ HeadPool = Literal["average", "max", "global-max"]
 Resampling = Literal["auto", "on", "off"]
 # The resampling every run had before `resampling` existed: read back as UNHASHED_STICKER is.
 UNHASHED_RESAMPLING = "on"
+
+
+def resampling_off(resampling: Resampling, attack_kind: str) -> bool:
+    """Whether a run of `attack_kind` trains without the resampling transforms."""
+    return resampling == "off" or (resampling == "auto" and attack_kind == "amplitude")
+
+
 # The amplitude trigger every run had before `amp_pattern` existed (and the default): hashed
 # and read back as UNHASHED_STICKER is, so a change of default keeps every run's id.
 UNHASHED_AMP_PATTERN = "checkerboard"
@@ -360,8 +367,7 @@ class AugmentConfig(BaseConfig):
         """This augmentation as a run of `attack_kind` trains with it: `resampling` is "on" or
         "off", and when off the crop, the rotation and the affine's rotation and shear are
         switched off, so the run id is that of the same switches set by hand."""
-        off = self.resampling == "off" or (self.resampling == "auto" and attack_kind == "amplitude")
-        if not off:
+        if not resampling_off(self.resampling, attack_kind):
             return self.model_copy(update={"resampling": "on"})
         return self.model_copy(
             update={

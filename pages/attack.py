@@ -21,6 +21,7 @@ from heatclust_core.config import (
     field_bounds,
     field_choices,
     field_help,
+    resampling_off,
 )
 from heatclust_core.data.gallery import upscale
 from heatclust_core.data.loading import class_names
@@ -216,7 +217,7 @@ with form:
             augment_numbers[name] = field_input(columns[n % 3], AugmentConfig, name, key=name)
             errors[f"train.augment.{name}"] = columns[n % 3].empty()
         resampling = augment_numbers["resampling"]
-        if resampling == "off" or (resampling == "auto" and kind == "amplitude"):
+        if resampling_off(resampling, kind):
             why = (
                 " (auto: they would blur the amplitude attack's 1-px checkerboard away)"
                 if resampling == "auto"
