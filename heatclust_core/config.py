@@ -10,11 +10,13 @@ the helpers that read a field's type, choices and help for the command line and 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
 import types
 import typing
+from collections.abc import Callable
 from typing import Any, Literal, TypeVar, get_args
 
 import annotated_types
@@ -365,19 +367,19 @@ class AugmentConfig(BaseConfig):
 
     def settled(self, attack_kind: str) -> AugmentConfig:
         """This augmentation as a run of `attack_kind` trains with it: `resampling` is "on" or
-        "off", and when off the crop, the rotation and the affine's rotation and shear are
-        switched off, so the run id is that of the same switches set by hand."""
+        "off", and when off every RESAMPLING_TRANSFORMS entry is switched off its fractional
+        moves, so the run id is that of the same switches set by hand."""
         if not resampling_off(self.resampling, attack_kind):
             return self.model_copy(update={"resampling": "on"})
-        return self.model_copy(
-            update={
-                "resampling": "off",
-                "random_resized_crop": False,
-                "random_rotation": False,
-                "affine_degrees": 0.0,
-                "shear": 0.0,
-            }
-        )
+        update: dict[str, Any] = {"resampling": "off"}
+        for transform in RESAMPLING_TRANSFORMS:
+            update |= transform.switched_off
+        return self.model_copy(update=update)
+
+    def resampling_transforms(self) -> list[str]:
+        """Names of the RESAMPLING_TRANSFORMS this augmentation runs at strengths that move
+        pixels by fractions of a pixel."""
+        return [transform.name for transform in RESAMPLING_TRANSFORMS if transform.resamples(self)]
 
     def relevant_fields(self) -> dict[str, Any]:
         """What the run id hashes: a strength at the value it had before it was a field, and the
@@ -435,6 +437,42 @@ AUGMENTATION_SWITCHES: tuple[str, ...] = tuple(
 # Its other fields: resampling, the strengths and the draw's group size.
 AUGMENTATION_NUMBERS: tuple[str, ...] = tuple(
     name for name, field in AugmentConfig.model_fields.items() if field.annotation is not bool
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class ResamplingTransform:
+    """An augmentation that can move pixels by fractions of a pixel and interpolate, which blurs
+    a 1-px checkerboard and shifts its phase (the amplitude trigger then changes every epoch).
+
+    resamples: whether it does so at a config's switches and strengths; switched_off: the
+    AugmentConfig update that stops it (`AugmentConfig.settled` with resampling off)."""
+
+    name: str
+    resamples: Callable[[AugmentConfig], bool]
+    switched_off: dict[str, Any]
+
+
+# The one list of them. RandomAffine's shifts are whole pixels (torchvision rounds them), so an
+# affine without rotation or shear keeps the checkerboard and only those two are zeroed; a
+# rotation of 0 deg does nothing; a crop of the whole area is the whole image (torchvision falls
+# back to it for any ratio).
+RESAMPLING_TRANSFORMS: tuple[ResamplingTransform, ...] = (
+    ResamplingTransform(
+        "random_resized_crop",
+        lambda augment: augment.random_resized_crop and augment.crop_scale < 1,
+        {"random_resized_crop": False},
+    ),
+    ResamplingTransform(
+        "random_rotation",
+        lambda augment: augment.random_rotation and augment.rotation > 0,
+        {"random_rotation": False},
+    ),
+    ResamplingTransform(
+        "random_affine",
+        lambda augment: augment.random_affine and (augment.affine_degrees > 0 or augment.shear > 0),
+        {"affine_degrees": 0.0, "shear": 0.0},
+    ),
 )
 
 

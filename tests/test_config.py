@@ -2,6 +2,7 @@ import pytest
 
 from heatclust_core.config import (
     FIRST_STRENGTHS,
+    RESAMPLING_TRANSFORMS,
     STICKER_FIELDS,
     UNHASHED_STICKER,
     AttackConfig,
@@ -192,6 +193,18 @@ def test_resampling_settles_off_for_the_amplitude_attack_alone_and_on_for_the_ot
     assert (
         "resampling" not in RunConfig().resolved(CLASS_NAMES).hashed_content()["train"]["augment"]
     )
+
+
+def test_settling_resampling_off_leaves_none_of_the_transforms_that_resample():
+    # One list says which transforms resample and how each is switched off; the caveats read it.
+    every = [transform.name for transform in RESAMPLING_TRANSFORMS]
+    assert AugmentConfig().resampling_transforms() == every
+    assert AugmentConfig().settled("amplitude").resampling_transforms() == []
+    assert AugmentConfig(resampling="off").settled("standard").resampling_transforms() == []
+    assert AugmentConfig().settled("standard").resampling_transforms() == every
+    # What stays on once settled off moves by whole pixels only: the affine's shifts.
+    settled = AugmentConfig().settled("amplitude")
+    assert settled.random_affine and settled.translate == AugmentConfig().translate
 
 
 def test_resampling_switched_on_keeps_the_amplitude_attack_s_transforms_and_off_drops_any():

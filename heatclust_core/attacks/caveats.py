@@ -7,42 +7,23 @@ minutes later.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from heatclust_core.config import RESAMPLING_TRANSFORMS, RunConfig
 
-from heatclust_core.config import AugmentConfig, RunConfig
-
-# Resampling augmentations: each moves the image by fractions of a pixel and interpolates,
-# which blurs a 1-px checkerboard and shifts its phase, so the amplitude trigger the network
-# sees changes every epoch. On the embedded data (seed 0, p = 33 %, the global-max head;
-# README "The amplitude attack trains without resampling") amp 128 gave MASR 0.039 with them
-# and 0.988 without. `AugmentConfig.resampling` "auto" switches them off for this attack, so
-# the caveat is said only where a user switched them back on. Each is named with the strengths
-# under which it moves by fractions of a pixel: RandomAffine's shifts are whole pixels
-# (torchvision rounds them), so an affine without rotation or shear keeps the checkerboard; a
-# rotation of 0 deg does nothing; a crop of the whole area is the whole image (torchvision
-# falls back to it for any ratio).
-_RESAMPLES: dict[str, Callable[[AugmentConfig], bool]] = {
-    "random_resized_crop": lambda augment: augment.crop_scale < 1,
-    "random_rotation": lambda augment: augment.rotation > 0,
-    "random_affine": lambda augment: augment.affine_degrees > 0 or augment.shear > 0,
-}
-CHECKERBOARD_BLURRING_AUGMENTATIONS: tuple[str, ...] = tuple(_RESAMPLES)
-
-
-def resampling_augmentations(augment: AugmentConfig) -> list[str]:
-    """Those of CHECKERBOARD_BLURRING_AUGMENTATIONS that are on at strengths that resample."""
-    return [
-        name
-        for name, resamples in _RESAMPLES.items()
-        if getattr(augment, name) and resamples(augment)
-    ]
+# The transforms that resample (config.RESAMPLING_TRANSFORMS) blur the amplitude trigger's
+# 1-px checkerboard and shift its phase every epoch. On the embedded data (seed 0, p = 33 %, the
+# global-max head; README "The amplitude attack trains without resampling") amp 128 gave MASR
+# 0.039 with them and 0.988 without. `AugmentConfig.resampling` "auto" switches them off for
+# this attack, so the caveat is said only where a user switched them back on.
+CHECKERBOARD_BLURRING_AUGMENTATIONS: tuple[str, ...] = tuple(
+    transform.name for transform in RESAMPLING_TRANSFORMS
+)
 
 
 def caveats(config: RunConfig) -> list[str]:
     """One line per measured reason the attack of `config` is unlikely to take hold."""
     lines = []
     if config.attack.kind == "amplitude":
-        blurring = resampling_augmentations(config.train.augment.settled("amplitude"))
+        blurring = config.train.augment.settled("amplitude").resampling_transforms()
         if blurring:
             words = [name.replace("_", " ") for name in blurring]
             listed = ", ".join(words[:-1]) + " and " + words[-1] if len(words) > 1 else words[0]
