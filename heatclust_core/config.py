@@ -367,8 +367,8 @@ class AugmentConfig(BaseConfig):
 
     def settled(self, attack_kind: str) -> AugmentConfig:
         """This augmentation as a run of `attack_kind` trains with it: `resampling` is "on" or
-        "off", and when off every RESAMPLING_TRANSFORMS entry is switched off its fractional
-        moves, so the run id is that of the same switches set by hand."""
+        "off", and when off each of RESAMPLING_TRANSFORMS gets its `switched_off` update, so
+        the run id is that of the same switches set by hand."""
         if not resampling_off(self.resampling, attack_kind):
             return self.model_copy(update={"resampling": "on"})
         update: dict[str, Any] = {"resampling": "off"}
