@@ -446,11 +446,13 @@ class ResamplingTransform:
     a 1-px checkerboard and shifts its phase (the amplitude trigger then changes every epoch).
 
     resamples: whether it does so at a config's switches and strengths; switched_off: the
-    AugmentConfig update that stops it (`AugmentConfig.settled` with resampling off)."""
+    AugmentConfig update that stops it (`AugmentConfig.settled` with resampling off);
+    described: what that update switches off, in words."""
 
     name: str
     resamples: Callable[[AugmentConfig], bool]
     switched_off: dict[str, Any]
+    described: str
 
 
 # The one list of them. RandomAffine's shifts are whole pixels (torchvision rounds them), so an
@@ -462,16 +464,19 @@ RESAMPLING_TRANSFORMS: tuple[ResamplingTransform, ...] = (
         "random_resized_crop",
         lambda augment: augment.random_resized_crop and augment.crop_scale < 1,
         {"random_resized_crop": False},
+        "the crop",
     ),
     ResamplingTransform(
         "random_rotation",
         lambda augment: augment.random_rotation and augment.rotation > 0,
         {"random_rotation": False},
+        "the rotation",
     ),
     ResamplingTransform(
         "random_affine",
         lambda augment: augment.random_affine and (augment.affine_degrees > 0 or augment.shear > 0),
         {"affine_degrees": 0.0, "shear": 0.0},
+        "the affine's rotation and shear",
     ),
 )
 

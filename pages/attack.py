@@ -6,7 +6,7 @@ help from that field (config.py), so the form is long but holds no value of its 
 
 import streamlit as st
 
-from heatclust_core.attacks.caveats import caveats
+from heatclust_core.attacks.caveats import caveats, resampling_note
 from heatclust_core.attacks.preview import attack_preview
 from heatclust_core.config import (
     ATTACK_KINDS,
@@ -21,7 +21,6 @@ from heatclust_core.config import (
     field_bounds,
     field_choices,
     field_help,
-    resampling_off,
 )
 from heatclust_core.data.gallery import upscale
 from heatclust_core.data.loading import class_names
@@ -216,18 +215,9 @@ with form:
                 columns = st.columns(3)
             augment_numbers[name] = field_input(columns[n % 3], AugmentConfig, name, key=name)
             errors[f"train.augment.{name}"] = columns[n % 3].empty()
-        resampling = augment_numbers["resampling"]
-        if resampling_off(resampling, kind):
-            why = (
-                " (auto: they would blur the amplitude attack's 1-px checkerboard away)"
-                if resampling == "auto"
-                else ""
-            )
-            st.caption(
-                "This run trains without the crop, the rotation and the affine's rotation and "
-                f"shear, whatever their switches say{why}. Whole-pixel shifts stay; resampling "
-                "on keeps them."
-            )
+        note = resampling_note(augment_numbers["resampling"], kind)
+        if note:
+            st.caption(note)
         precision = st.selectbox(
             "Precision",
             field_choices(TrainConfig, "precision"),

@@ -2,7 +2,11 @@
 
 import pytest
 
-from heatclust_core.attacks.caveats import CHECKERBOARD_BLURRING_AUGMENTATIONS, caveats
+from heatclust_core.attacks.caveats import (
+    CHECKERBOARD_BLURRING_AUGMENTATIONS,
+    caveats,
+    resampling_note,
+)
 from heatclust_core.config import RunConfig
 
 
@@ -54,3 +58,15 @@ def test_whole_pixel_shifts_and_zero_strengths_do_not_count():
     assert caveats(_config("amplitude", **still)) == []
     (line,) = caveats(_config("amplitude", **(still | {"shear": 5.0})))
     assert "random affine" in line and "rotation" not in line and "crop" not in line
+
+
+def test_the_resampling_note_names_what_is_dropped_and_why_only_where_auto_chose_it():
+    assert resampling_note("auto", "standard") is None
+    assert resampling_note("on", "amplitude") is None
+    auto = resampling_note("auto", "amplitude")
+    assert auto.startswith(
+        "This run trains without the crop, the rotation and the affine's rotation and shear,"
+    )
+    assert "amplitude attack's 1-px checkerboard" in auto
+    off = resampling_note("off", "label-consistent")
+    assert off.startswith("This run trains without the crop") and "checkerboard" not in off
