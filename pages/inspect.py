@@ -137,10 +137,10 @@ if has_network:
         icon=":material/travel_explore:",
         query_params={"run": example.key(run_id) if is_example else run_id, "class": suspicious},
     )
-# The detector settings offered here, in rows of three; each widget's label, default, choices
-# and help come from its DetectConfig field (ui/fields.py).
+# The detector settings offered here, in rows; each widget's label, default, choices and help
+# come from its DetectConfig field (ui/fields.py).
 DETECT_SETTINGS = (
-    ("k", "flag_rule", "seed"),
+    ("k", "k_selection", "flag_rule", "seed"),
     ("relevance_share", "epsilon", "mds_samples"),
     ("lrp_composite", "reducer", "normalize"),
     ("expected_share", "pool", "mds_pool"),

@@ -69,6 +69,12 @@ def print_detect(result: dict[str, Any]) -> None:
         f"  TP {result['tp']}  TN {result['tn']}  FP {result['fp']}  FN {result['fn']}  "
         f"flagged cluster {result['flagged_cluster']} of sizes {result['cluster_sizes']}"
     )
+    if len(silhouettes := result.get("silhouettes", {})) > 1:
+        print(
+            f"  k = {result['k_chosen']} by silhouette ("
+            + ", ".join(f"k = {k}: {value:.3f}" for k, value in silhouettes.items())
+            + ")"
+        )
     print("  seconds " + ", ".join(f"{k} {v:.1f}" for k, v in result["seconds"].items()))
     if "kmeans_iterations" in result:
         print(

@@ -10,7 +10,7 @@ from typing import Literal, get_args
 from pydantic import Field
 
 from heatclust_core.config import SEED_MAX, BaseConfig
-from heatclust_core.detection.detectors.flagging import FlagRule
+from heatclust_core.detection.detectors.flagging import FlagRule, KSelection
 from heatclust_core.detection.detectors.settings import DEFAULT_LAYER, SS_MULTIPLIER, Reducer
 from heatclust_core.explain.options import CompositeName, LRPOptions
 
@@ -25,7 +25,20 @@ class DetectConfig(BaseConfig):
         "Clustering",
     )
     class_id: int | None = Field(None, ge=0, description="suspicious class (default: the target)")
-    k: int = Field(2, title="Clusters k", ge=2, le=10, description="clusters")
+    k: int = Field(
+        2,
+        title="Clusters k",
+        ge=2,
+        le=10,
+        description="clusters (with k selection by silhouette: the largest k tried)",
+    )
+    k_selection: KSelection = Field(
+        "fixed",
+        title="Choice of k",
+        description="fixed: k clusters; silhouette: each k from 2 to k, keeping the clustering "
+        "whose silhouette is highest (HC: the simplified silhouette of the GW distances to the "
+        "centres)",
+    )
     flag_rule: FlagRule = Field(
         "smaller", title="Flag rule", description="which cluster is called poisoned (ART's rules)"
     )
@@ -154,7 +167,7 @@ class DetectConfig(BaseConfig):
         for one detector leaves the saved results of the others where they are."""
         common = {"detector", "class_id", "seed"}
         if self.detector != "ss":
-            common |= {"k", "flag_rule"}
+            common |= {"k", "k_selection", "flag_rule"}
         return _without_neutral(
             self.model_dump(include=common | set(DETECTOR_FIELDS[self.detector]))
         )
@@ -172,14 +185,21 @@ class DetectConfig(BaseConfig):
 # Fields added after results were saved, and the value that means "as before": left out of
 # result names and ids at that value, so that saved results keep their names (a default that
 # differs from it names new results apart from those computed before it).
-NEUTRAL_VALUES = {"pool": 1, "gw_max_iter": 500, "gw_inner_iter": 20, "mds_pool": 1}
+NEUTRAL_VALUES = {
+    "pool": 1,
+    "gw_max_iter": 500,
+    "gw_inner_iter": 20,
+    "mds_pool": 1,
+    "k_selection": "fixed",
+}
 
 
 def _without_neutral(fields: dict) -> dict:
     return {k: v for k, v in fields.items() if NEUTRAL_VALUES.get(k, object()) != v}
 
 
-# Each detector's own settings in DetectConfig, beside detector, class_id, seed, k, flag_rule.
+# Each detector's own settings in DetectConfig, beside detector, class_id, seed, k, k_selection
+# and flag_rule.
 DETECTOR_FIELDS: dict[str, tuple[str, ...]] = {
     "raw": ("reducer", "n_components"),
     "ac": ("layer", "reducer", "n_components", "normalize"),

@@ -33,7 +33,12 @@ def build_detector(
         SpectralSignature,
     )
 
-    common = {"k": config.k, "flag_rule": config.flag_rule, "seed": config.seed}
+    common = {
+        "k": config.k,
+        "k_selection": config.k_selection,
+        "flag_rule": config.flag_rule,
+        "seed": config.seed,
+    }
     if config.detector == "raw":
         return RawClustering(reducer=config.reducer, n_components=config.n_components, **common)
     if config.detector == "ac":
@@ -111,8 +116,10 @@ def run_detection(
         if len(detector.flagged_clusters_) == 1
         else detector.flagged_clusters_,
         "flagged_clusters": detector.flagged_clusters_,
-        "cluster_sizes": np.bincount(detector.labels_, minlength=detector.k).tolist(),
+        "cluster_sizes": np.bincount(detector.labels_, minlength=detector.k_).tolist(),
         "silhouette": detector.silhouette_,
+        "k_chosen": detector.k_,
+        "silhouettes": {str(k): value for k, value in detector.silhouettes_.items()},
         "n_samples": len(members),
         "n_poisoned": int(train_set.is_poisoned[members].sum()),
         "seconds": {**detector.seconds_, "total": time.perf_counter() - started},

@@ -111,7 +111,7 @@ def detector_table(detections: Sequence[dict]) -> pd.DataFrame:
             {
                 "detector": DETECTOR_NAMES.get(d["detector"], d["detector"]),
                 "class": f"{d['class']} {d['class_name']}",
-                "settings": _settings(config),
+                "settings": _settings(config, d.get("k_chosen")),
                 "ACC": d["acc"],
                 "TPR": d["tpr"],
                 "TNR": d["tnr"],
@@ -152,7 +152,7 @@ def detector_bars(detections: Sequence[dict]) -> go.Figure:
     return figure
 
 
-def _settings(config: dict) -> str:
+def _settings(config: dict, k_chosen: int | None = None) -> str:
     # Results saved by older versions may lack newer fields: fill in today's defaults.
     config = DetectConfig().model_dump() | config
     if config["detector"] == "raw":
@@ -167,7 +167,12 @@ def _settings(config: dict) -> str:
         text = (
             f"share {config['relevance_share']}, eps {config['epsilon']}, {config['lrp_composite']}"
         )
-    return f"k={config['k']}, {config['flag_rule']}; {text}"
+    clusters = (
+        f"k={k_chosen} of 2-{config['k']} by silhouette"
+        if config["k_selection"] == "silhouette"
+        else f"k={config['k']}"
+    )
+    return f"{clusters}, {config['flag_rule']}; {text}"
 
 
 def detection_points(detection: dict, is_poisoned: np.ndarray | None = None) -> pd.DataFrame:

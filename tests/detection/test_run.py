@@ -85,3 +85,17 @@ def test_summaries_leave_the_per_sample_arrays_out():
     result = {"acc": 0.9, "sample_index": [1, 2], "cluster_labels": [0, 1], "mds": {}}
     assert without_sample_fields(result) == {"acc": 0.9}
     assert {"sample_index", "cluster_labels", "mds"} <= set(SAMPLE_FIELDS)
+
+
+def test_a_detection_choosing_k_by_silhouette_saves_the_k_it_kept(tiny_run):
+    store, run_id = tiny_run
+    config = DetectConfig(detector="raw", n_components=2, k=3, k_selection="silhouette")
+    result = run_detection(store, run_id, config, "cpu")
+    silhouettes = result["silhouettes"]
+    assert set(silhouettes) == {"2", "3"}
+    assert result["k_chosen"] == int(max(silhouettes, key=silhouettes.get))
+    assert result["silhouette"] == silhouettes[str(result["k_chosen"])]
+    assert len(result["cluster_sizes"]) == result["k_chosen"]
+    assert max(result["cluster_labels"]) < result["k_chosen"]
+    # A fixed k saves its own name beside it.
+    assert config.result_name() != DetectConfig(detector="raw", n_components=2, k=3).result_name()

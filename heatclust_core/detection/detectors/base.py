@@ -11,7 +11,7 @@ from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA, FastICA
 from sklearn.metrics import silhouette_score
 
-from heatclust_core.detection.detectors.flagging import FLAG_RULES, flag_clusters
+from heatclust_core.detection.detectors.flagging import FLAG_RULES, candidate_ks, flag_clusters
 from heatclust_core.detection.detectors.settings import REDUCERS
 from heatclust_core.errors import ConfigError
 
@@ -19,14 +19,18 @@ from heatclust_core.errors import ConfigError
 class Detector(ABC):
     """Configure in __init__, then fit(images, labels) on the samples of one class.
 
-    After fit: labels_ (N,) cluster ids, flagged_clusters_ (ids called poisoned),
-    is_poisoned_ (N,) bool, silhouette_ (float), embedding_ (N, 2) for plots, and
-    seconds_ {"features": s, "clustering": s} wall times per stage.
+    After fit: labels_ (N,) cluster ids, k_ the number of clusters kept (k, or the one chosen
+    by silhouette among 2..k), silhouettes_ {k: silhouette} of every k fitted,
+    flagged_clusters_ (ids called poisoned), is_poisoned_ (N,) bool, silhouette_ (float, the
+    kept clustering's), embedding_ (N, 2) for plots, and seconds_ {"features": s,
+    "clustering": s} wall times per stage.
     """
 
     name: str = "detector"
 
-    def __init__(self, k: int = 2, flag_rule: str = "smaller", seed: int = 0):
+    def __init__(
+        self, k: int = 2, flag_rule: str = "smaller", seed: int = 0, k_selection: str = "fixed"
+    ):
         if k < 2:
             raise ConfigError("k", f"must be >= 2, got {k}")
         if flag_rule not in FLAG_RULES:
@@ -34,6 +38,7 @@ class Detector(ABC):
                 "flag_rule", f"must be one of {', '.join(FLAG_RULES)}, got {flag_rule!r}"
             )
         self.k = k
+        self.candidate_ks = candidate_ks(k, k_selection)
         self.flag_rule = flag_rule
         self.seed = seed
         self.seconds_: dict[str, float] = {}
@@ -58,16 +63,22 @@ class Detector(ABC):
     def _cluster_vectors(self, reduced: np.ndarray) -> None:
         """The clustering stage of the vector detectors (raw, AC) on (N, d) reduced features."""
         with self._timed("clustering"):
-            labels, silhouette = kmeans_with_silhouette(reduced, self.k, self.seed)
+            fits = {k: kmeans_with_silhouette(reduced, k, self.seed) for k in self.candidate_ks}
         self.features_ = reduced
         self.embedding_ = reduced[:, :2]
-        self._finish(labels, silhouette)
+        self._finish(fits)
 
-    def _finish(self, labels: np.ndarray, silhouette: float) -> None:
-        self.labels_ = labels
-        self.silhouette_ = silhouette
-        self.flagged_clusters_ = flag_clusters(labels, self.k, self.flag_rule, silhouette)
-        self.is_poisoned_ = np.isin(labels, self.flagged_clusters_)
+    def _finish(self, fits: dict[int, tuple[np.ndarray, float]]) -> int:
+        """Keep the fit {k: (labels, silhouette)} of highest silhouette (on a tie the smaller
+        k) and flag its clusters; returns the k kept."""
+        self.silhouettes_ = {k: silhouette for k, (_, silhouette) in fits.items()}
+        self.k_ = max(fits, key=lambda k: (fits[k][1], -k))
+        self.labels_, self.silhouette_ = fits[self.k_]
+        self.flagged_clusters_ = flag_clusters(
+            self.labels_, self.k_, self.flag_rule, self.silhouette_
+        )
+        self.is_poisoned_ = np.isin(self.labels_, self.flagged_clusters_)
+        return self.k_
 
 
 def kmeans_with_silhouette(features: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, float]:

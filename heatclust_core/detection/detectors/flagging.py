@@ -10,6 +10,17 @@ from heatclust_core.errors import ConfigError
 
 FlagRule = Literal["smaller", "relative-size", "silhouette"]
 FLAG_RULES: tuple[str, ...] = get_args(FlagRule)
+KSelection = Literal["fixed", "silhouette"]
+K_SELECTIONS: tuple[str, ...] = get_args(KSelection)
+
+
+def candidate_ks(k: int, selection: str) -> range:
+    """The numbers of clusters a detector fits: k alone, or 2..k to choose among by silhouette."""
+    if selection not in K_SELECTIONS:
+        raise ConfigError(
+            "k_selection", f"must be one of {', '.join(K_SELECTIONS)}, got {selection!r}"
+        )
+    return range(2 if selection == "silhouette" else k, k + 1)
 
 
 def flag_clusters(

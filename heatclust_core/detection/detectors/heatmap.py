@@ -100,9 +100,12 @@ class HeatmapClustering(Detector):
             spaces = _spaces(self.point_clouds_)
             self.progress("features", 1.0, f"{len(spaces)} point clouds")
         with self._timed("clustering"):
-            result = gw_kmeans(
-                spaces, self.kmeans_options, self.gw_options, self.device, self.progress
-            )
+            results = {k: self._gw_kmeans(spaces, k) for k in self.candidate_ks}
+        fits = {
+            k: (result.labels, centroid_silhouette(result.distances, result.labels))
+            for k, result in results.items()
+        }
+        result = results[self._finish(fits)]
         self.mds_index_ = self._mds_subset(result.labels)
         self.pairwise_distances_ = self.mds_embedding_ = None
         if len(self.mds_index_) >= 3:
@@ -116,8 +119,19 @@ class HeatmapClustering(Detector):
         self.kmeans_ = result
         self.distances_ = result.distances
         self.embedding_ = result.distances[:, :2]
-        self._finish(result.labels, centroid_silhouette(result.distances, result.labels))
         return self
+
+    def _gw_kmeans(self, spaces: list, k: int):
+        """GW k-means with k clusters; progress messages name k when several are fitted."""
+        progress = self.progress
+        if len(self.candidate_ks) > 1:
+
+            def progress(stage: str, fraction: float, message: str = "") -> None:
+                self.progress(stage, fraction, f"k = {k}: {message}" if message else f"k = {k}")
+
+        return gw_kmeans(
+            spaces, replace(self.kmeans_options, k=k), self.gw_options, self.device, progress
+        )
 
     def _picture_spaces(self, spaces: list) -> list:
         """The MDS picture's samples as metric-measure spaces: the clustering's own, or with

@@ -73,6 +73,8 @@ class SpectralSignature(Detector):
             silhouette = float(silhouette_score(self.scores_[:, None], labels_)) if split else 0.0
         self.labels_ = labels_
         self.silhouette_ = silhouette
+        self.k_ = 2
+        self.silhouettes_ = {2: silhouette}
         self.flagged_clusters_ = [1] if flagged.any() else []
         self.is_poisoned_ = flagged
         return self

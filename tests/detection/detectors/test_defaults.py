@@ -32,6 +32,8 @@ def test_every_detector_parameter_defaults_to_the_configs_default(cls):
     defaults = _defaults(cls)
     shared = set(defaults) & set(DetectConfig.model_fields)
     assert {"k", "flag_rule", "seed"} <= shared
+    if cls is not SpectralSignature:  # SS flags by score, without k-means
+        assert "k_selection" in shared
     for name in shared:
         assert defaults[name] == getattr(CONFIG, name), f"{cls.__name__}.{name}"
 
@@ -44,7 +46,7 @@ def test_a_detectors_result_name_hashes_only_its_own_settings():
     from heatclust_core.detection.config import DETECTOR_FIELDS, DETECTORS
 
     owned = {name for fields in DETECTOR_FIELDS.values() for name in fields}
-    common = {"detector", "class_id", "seed", "k", "flag_rule"}
+    common = {"detector", "class_id", "seed", "k", "k_selection", "flag_rule"}
     assert set(DetectConfig.model_fields) == owned | common
     assert set(DETECTOR_FIELDS) == set(DETECTORS)
     hc = DetectConfig(detector="hc")
@@ -52,3 +54,4 @@ def test_a_detectors_result_name_hashes_only_its_own_settings():
     assert hc.model_copy(update={"epsilon": 0.01}).result_name() != hc.result_name()
     ss = DetectConfig(detector="ss")
     assert ss.model_copy(update={"k": 3}).result_name() == ss.result_name()
+    assert ss.model_copy(update={"k_selection": "silhouette"}).result_name() == ss.result_name()

@@ -10,7 +10,11 @@ from heatclust_core.detection.detectors import (
     HeatmapClustering,
     RawClustering,
 )
-from heatclust_core.detection.detectors.flagging import centroid_silhouette, flag_clusters
+from heatclust_core.detection.detectors.flagging import (
+    candidate_ks,
+    centroid_silhouette,
+    flag_clusters,
+)
 from heatclust_core.errors import ConfigError
 from heatclust_core.training.network import Classifier
 
@@ -114,6 +118,68 @@ def test_flag_rules():
     assert flag_clusters(np.array([0] * 5 + [1] * 5), 2, "relative-size") == []
 
 
+def _three_populations(seed=0):
+    """30 grey noise images, 12 with a bright block top left, 5 with a larger dark one."""
+    images, labels, _ = _two_populations(n_clean=30, n_odd=17, seed=seed)
+    images[42:] = np.random.default_rng(seed + 1).integers(60, 120, size=(5, 32, 32, 3))
+    images[42:, 8:30, 8:30] = 5
+    groups = np.repeat([0, 1, 2], [30, 12, 5])
+    return images, labels, groups
+
+
+def test_k_selection_fits_k_alone_or_every_k_from_2():
+    assert list(candidate_ks(3, "fixed")) == [3]
+    assert list(candidate_ks(4, "silhouette")) == [2, 3, 4]
+    assert list(candidate_ks(2, "silhouette")) == [2]
+    with pytest.raises(ConfigError) as error:
+        candidate_ks(3, "elbow")
+    assert error.value.parameter == "k_selection"
+
+
+def test_silhouette_keeps_the_k_of_the_populations_there_are():
+    images, labels, truth = _two_populations()
+    two = RawClustering(k=4, k_selection="silhouette", seed=0).fit(images, labels)
+    assert set(two.silhouettes_) == {2, 3, 4}
+    assert two.k_ == 2 == max(two.silhouettes_, key=two.silhouettes_.get)
+    assert two.silhouette_ == two.silhouettes_[2]
+    assert np.array_equal(two.predict(), truth)
+
+    images, labels, groups = _three_populations()
+    three = RawClustering(k=4, k_selection="silhouette", seed=0).fit(images, labels)
+    assert three.k_ == 3 == max(three.silhouettes_, key=three.silhouettes_.get)
+    # The kept clustering is the fixed-k one, and its smallest cluster the 5 dark blocks.
+    fixed = RawClustering(k=3, seed=0).fit(images, labels)
+    assert np.array_equal(three.labels_, fixed.labels_)
+    assert np.array_equal(three.predict(), groups == 2)
+    # With k fixed at 2 the 5 dark ones hide among the clean: the bright group is flagged.
+    assert np.array_equal(RawClustering(k=2, seed=0).fit(images, labels).predict(), groups == 1)
+
+
+def test_heatmap_clustering_keeps_the_gw_clustering_of_highest_silhouette():
+    rng = np.random.default_rng(0)
+    clean = rng.integers(80, 140, size=(16, 32, 32, 3), dtype=np.uint8)
+    stamped, _ = StickerTrigger(3, "window", "yellow").apply(clean[:6], rng)
+    images = np.concatenate([stamped, clean[6:]])
+    common = {"relevance_share": 0.5, "barycenter_size": 8, "max_iter": 3, "epsilon": 0.05}
+    common |= {"mds_samples": 0}
+    messages = []
+    torch.manual_seed(0)
+    model = Classifier(3).eval()
+    chosen = HeatmapClustering(
+        model, k=3, k_selection="silhouette", progress=lambda *a: messages.append(a), **common
+    ).fit(images, np.zeros(16, dtype=np.int64))
+    assert set(chosen.silhouettes_) == {2, 3}
+    assert chosen.k_ == max(chosen.silhouettes_, key=chosen.silhouettes_.get)
+    fixed = HeatmapClustering(model, k=chosen.k_, **common).fit(images, np.zeros(16, np.int64))
+    assert np.array_equal(chosen.labels_, fixed.labels_)
+    assert chosen.silhouette_ == pytest.approx(fixed.silhouette_)
+    assert chosen.kmeans_.distances.shape == (16, chosen.k_)
+    assert {m[2].split(":")[0] for m in messages if m[0] == "clustering" and m[2]} == {
+        "k = 2",
+        "k = 3",
+    }
+
+
 def test_centroid_silhouette_by_hand():
     distances = np.array([[1.0, 3.0], [4.0, 2.0]])
     assert centroid_silhouette(distances, np.array([0, 1])) == pytest.approx(
@@ -161,14 +227,16 @@ def test_an_hc_result_name_at_the_later_fields_neutral_values_is_the_one_saved_b
 
     from heatclust_core.detection.config import DETECTOR_FIELDS, NEUTRAL_VALUES, DetectConfig
 
-    later = {"pool", "gw_max_iter", "gw_inner_iter", "mds_pool"}
+    later = {"pool", "gw_max_iter", "gw_inner_iter", "mds_pool", "k_selection"}
     assert later == set(NEUTRAL_VALUES)
     config = DetectConfig(**NEUTRAL_VALUES)
     old_fields = set(DETECTOR_FIELDS["hc"]) - later | {"detector", "class_id", "seed", "k"}
     text = json.dumps(config.model_dump(include=old_fields | {"flag_rule"}), sort_keys=True)
     assert config.result_name() == f"hc-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
+    other_values = {"k_selection": "silhouette"}
     for name in later:
-        changed = DetectConfig(**{**NEUTRAL_VALUES, name: NEUTRAL_VALUES[name] + 1})
+        other = other_values[name] if name in other_values else NEUTRAL_VALUES[name] + 1
+        changed = DetectConfig(**{**NEUTRAL_VALUES, name: other})
         assert changed.result_name() != config.result_name(), name
     # The defaults that differ from "as before" name their results apart from the old ones.
     assert DetectConfig().result_name() != config.result_name()
