@@ -649,6 +649,10 @@ def build(model: type[ConfigT], values: dict[str, Any], section: str = "") -> Co
         return model.model_validate(values)
     except ValidationError as exc:
         error = exc.errors()[0]
+        # A check across fields raises the ConfigError that names the parameter to change.
+        if isinstance(cause := error.get("ctx", {}).get("error"), ConfigError):
+            parameter = f"{section}.{cause.parameter}" if section else cause.parameter
+            raise ConfigError(parameter, cause.message) from None
         loc = tuple(str(part) for part in error["loc"])
         allowed = allowed_range(model, loc)
         message = f"{allowed}, got {error['input']!r}" if allowed else error["msg"]

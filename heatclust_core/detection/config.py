@@ -7,10 +7,10 @@ import hashlib
 import json
 from typing import Literal, get_args
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from heatclust_core.config import SEED_MAX, BaseConfig
-from heatclust_core.detection.detectors.flagging import FlagRule, KSelection
+from heatclust_core.detection.detectors.flagging import FlagRule, KSelection, candidate_ks
 from heatclust_core.detection.detectors.settings import DEFAULT_LAYER, SS_MULTIPLIER, Reducer
 from heatclust_core.explain.options import CompositeName, LRPOptions
 
@@ -161,6 +161,11 @@ class DetectConfig(BaseConfig):
         title="HC LRP composite",
         description="HC: zennit composite of the heatmaps",
     )
+
+    @model_validator(mode="after")
+    def _k_selection_has_a_choice(self) -> DetectConfig:
+        candidate_ks(self.k, self.k_selection)
+        return self
 
     def relevant_fields(self) -> dict:
         """The fields this detector reads: what its result's name hashes, so that a field added

@@ -20,6 +20,8 @@ def candidate_ks(k: int, selection: str) -> range:
         raise ConfigError(
             "k_selection", f"must be one of {', '.join(K_SELECTIONS)}, got {selection!r}"
         )
+    if selection == "silhouette" and k < 3:
+        raise ConfigError("k", f"must be >= 3 to choose k by silhouette among 2..k, got {k}")
     return range(2 if selection == "silhouette" else k, k + 1)
 
 

@@ -122,12 +122,15 @@ class HeatmapClustering(Detector):
         return self
 
     def _gw_kmeans(self, spaces: list, k: int):
-        """GW k-means with k clusters; progress messages name k when several are fitted."""
+        """GW k-means with k clusters. When several k are fitted, the clustering stage's
+        progress runs once over all of them and its messages name k."""
         progress = self.progress
-        if len(self.candidate_ks) > 1:
+        if (fits := len(self.candidate_ks)) > 1:
+            done = self.candidate_ks.index(k)
 
             def progress(stage: str, fraction: float, message: str = "") -> None:
-                self.progress(stage, fraction, f"k = {k}: {message}" if message else f"k = {k}")
+                text = f"k = {k}: {message}" if message else f"k = {k}"
+                self.progress(stage, (done + fraction) / fits, text)
 
         return gw_kmeans(
             spaces, replace(self.kmeans_options, k=k), self.gw_options, self.device, progress

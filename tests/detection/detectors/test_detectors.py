@@ -130,10 +130,21 @@ def _three_populations(seed=0):
 def test_k_selection_fits_k_alone_or_every_k_from_2():
     assert list(candidate_ks(3, "fixed")) == [3]
     assert list(candidate_ks(4, "silhouette")) == [2, 3, 4]
-    assert list(candidate_ks(2, "silhouette")) == [2]
     with pytest.raises(ConfigError) as error:
         candidate_ks(3, "elbow")
     assert error.value.parameter == "k_selection"
+    # Choosing among k = 2 alone is no choice: the config says which parameter to raise.
+    from heatclust_core.config import build
+    from heatclust_core.detection.config import DetectConfig
+
+    with pytest.raises(ConfigError) as error:
+        build(DetectConfig, {"k_selection": "silhouette"})
+    assert (error.value.parameter, error.value.message) == (
+        "k",
+        "must be >= 3 to choose k by silhouette among 2..k, got 2",
+    )
+    with pytest.raises(ConfigError):
+        RawClustering(k=2, k_selection="silhouette")
 
 
 def test_silhouette_keeps_the_k_of_the_populations_there_are():
@@ -174,10 +185,12 @@ def test_heatmap_clustering_keeps_the_gw_clustering_of_highest_silhouette():
     assert np.array_equal(chosen.labels_, fixed.labels_)
     assert chosen.silhouette_ == pytest.approx(fixed.silhouette_)
     assert chosen.kmeans_.distances.shape == (16, chosen.k_)
-    assert {m[2].split(":")[0] for m in messages if m[0] == "clustering" and m[2]} == {
-        "k = 2",
-        "k = 3",
-    }
+    clustering = [(fraction, text) for stage, fraction, text in messages if stage == "clustering"]
+    assert {text.split(":")[0] for _, text in clustering} == {"k = 2", "k = 3"}
+    # One pass of the stage over both k: k = 2 fills its first half, k = 3 the second.
+    assert all(f <= 0.5 for f, text in clustering if text.startswith("k = 2"))
+    assert all(f >= 0.5 for f, text in clustering if text.startswith("k = 3"))
+    assert [f for f, _ in clustering] == sorted(f for f, _ in clustering)
 
 
 def test_centroid_silhouette_by_hand():
@@ -233,11 +246,12 @@ def test_an_hc_result_name_at_the_later_fields_neutral_values_is_the_one_saved_b
     old_fields = set(DETECTOR_FIELDS["hc"]) - later | {"detector", "class_id", "seed", "k"}
     text = json.dumps(config.model_dump(include=old_fields | {"flag_rule"}), sort_keys=True)
     assert config.result_name() == f"hc-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
-    other_values = {"k_selection": "silhouette"}
-    for name in later:
-        other = other_values[name] if name in other_values else NEUTRAL_VALUES[name] + 1
-        changed = DetectConfig(**{**NEUTRAL_VALUES, name: other})
+    for name in later - {"k_selection"}:
+        changed = DetectConfig(**{**NEUTRAL_VALUES, name: NEUTRAL_VALUES[name] + 1})
         assert changed.result_name() != config.result_name(), name
+    three = DetectConfig(**NEUTRAL_VALUES, k=3)
+    chosen = three.model_copy(update={"k_selection": "silhouette"})
+    assert chosen.result_name() != three.result_name()
     # The defaults that differ from "as before" name their results apart from the old ones.
     assert DetectConfig().result_name() != config.result_name()
 
