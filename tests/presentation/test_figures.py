@@ -110,6 +110,13 @@ def test_detector_table_has_the_papers_rates_and_stage_times():
     assert table.loc[0, "ACC"] == 0.75 and table.loc[0, "flagged"] == 1
     assert table.loc[0, "total s"] == 3.5 and pd.isna(table.loc[0, "pairwise s"])
     assert "layer relu" in table.loc[1, "settings"]
+    # A result saved before k selection existed reads as fixed k; one that chose k says so.
+    assert table.loc[0, "settings"].startswith("k=2, smaller; share 0.99")
+    chosen = _detection("hc")
+    chosen["config"] |= {"k": 4, "k_selection": "silhouette"}
+    chosen["k_chosen"] = 3
+    settings = detector_table([chosen]).loc[0, "settings"]
+    assert settings.startswith("k=3 of 2-4 by silhouette, smaller;")
 
 
 def test_cluster_points_carry_truth_flags_and_mds_where_computed():
