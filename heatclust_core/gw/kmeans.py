@@ -51,7 +51,9 @@ class GWKMeansOptions:
 
 @dataclass
 class GWKMeansResult:
-    """labels: (N,); distances: (N, k) GW loss to each final centre; centres: k spaces."""
+    """labels: (N,); distances: (N, k) GW loss to each final centre; centres: k spaces;
+    states[i][c]: where pair (i, c)'s last solve ended (kept only with keep_states, so that a
+    fit with more centres can start from this one)."""
 
     labels: np.ndarray
     distances: np.ndarray
@@ -59,6 +61,7 @@ class GWKMeansResult:
     iterations: int
     n_gw: int = 0
     history: list[dict] = field(default_factory=list)
+    states: list[list] | None = None
 
 
 def seed_centre(space: MetricMeasure, size: int) -> MetricMeasure:
@@ -163,10 +166,18 @@ def gw_kmeans(
     device: torch.device | str | None = None,
     progress: Progress = silent,
     backend=None,
+    start: GWKMeansResult | None = None,
+    keep_states: bool = False,
 ) -> GWKMeansResult:
+    """k-means of `spaces` under GW. With `start` (a fit of the same spaces with fewer
+    centres, made with keep_states), its final centres are kept and only the missing ones are
+    drawn by k-means++ from its distances: a path over k = 2, 3, ... then costs one seeding,
+    and each larger k begins next to a settled clustering."""
     n = len(spaces)
     if n < options.k:
         raise ConfigError("k", f"needs at least k={options.k} samples, got {n}")
+    if start is not None and (start.states is None or len(start.centres) >= options.k):
+        raise ValueError("start must hold fewer than k centres and their states")
     if backend is None:
         backend = EngineBackend(gw_options, device, options.barycenter_iter)
     rng = np.random.default_rng(options.seed)
@@ -183,20 +194,26 @@ def gw_kmeans(
     # distances and plans are those of the first assignment (the centres have not moved
     # since), so they are kept for it rather than solved a second time.
     centres, columns, state_columns = [], [], []
-    pick = int(rng.integers(n))
-    while True:
-        centres.append(compressed_seed(pick))
+    if start is not None:
+        centres = list(start.centres)
+        columns = list(start.distances.T)
+        state_columns = [[row[c] for row in start.states] for c in range(len(centres))]
+
+    def next_pick() -> int:
+        weights = np.min(columns, axis=0).clip(min=0) ** 2 if columns else np.zeros(n)
+        if weights.sum() > 0:
+            return int(rng.choice(n, p=weights / weights.sum()))
+        return int(rng.integers(n))
+
+    while len(centres) < options.k:
+        centres.append(compressed_seed(next_pick()))
         seed_distances, seed_states = backend.distances(spaces, centres[-1:], True)
         columns.append(seed_distances[:, 0])
         state_columns.append([row[0] for row in seed_states])
-        if len(centres) == options.k:
-            break
-        weights = np.min(columns, axis=0).clip(min=0) ** 2
-        if weights.sum() > 0:
-            pick = int(rng.choice(n, p=weights / weights.sum()))
-        else:
-            pick = int(rng.integers(n))
-    progress("clustering", 0.0, "seeded with k-means++")
+    seeded = "seeded with k-means++"
+    if start is not None:
+        seeded = f"seeded from k = {len(start.centres)} with k-means++"
+    progress("clustering", 0.0, seeded)
 
     labels = np.full(n, -1)  # every sample counts as moved by the first assignment
     history = []
@@ -244,10 +261,18 @@ def gw_kmeans(
             for i, state in zip(members_index, member_states, strict=True):
                 states[i][c] = state
     if not converged:  # the centres moved after the last assignment
-        distances, _ = backend.distances(
-            spaces, centres, False, states if options.warm_start else None
+        distances, final_states = backend.distances(
+            spaces, centres, keep_states, states if options.warm_start else None
         )
         labels = distances.argmin(axis=1)
+        if keep_states:
+            states = final_states
     return GWKMeansResult(
-        labels, distances, centres, iteration, getattr(backend, "n_gw", 0), history
+        labels,
+        distances,
+        centres,
+        iteration,
+        getattr(backend, "n_gw", 0),
+        history,
+        states if keep_states else None,
     )

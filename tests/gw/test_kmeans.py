@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -111,6 +113,63 @@ def test_first_assignment_reuses_the_seeding_solves():
     later_assignments = (result.iterations - 1) * k * n
     barycenter_steps = (result.iterations - 1) * n * (barycenter_iter - 1)
     assert backend.n_gw == seeding + later_assignments + barycenter_steps
+
+
+def _spots(rng, centres, n=20):
+    heatmap = np.zeros((32, 32))
+    points = np.concatenate([rng.normal(c, 1.5, (n, 2)) for c in centres])
+    for r, c in np.clip(points.round().astype(int), 0, 31):
+        heatmap[r, c] += rng.uniform(0.5, 1.0)
+    return point_cloud(heatmap, 1.0).metric_measure()
+
+
+def _three_populations(rng):
+    """Clouds of one spot, two spots and three spots in a row: three shapes."""
+    return (
+        [_blob(rng, rng.uniform(10, 22, 2), 3.0, 40) for _ in range(8)]
+        + [_two_blobs(rng) for _ in range(8)]
+        + [_spots(rng, [(4, 4), (16, 16), (28, 28)]) for _ in range(8)]
+    )
+
+
+def test_a_fit_started_from_fewer_centres_keeps_them_and_seeds_only_the_new_one():
+    rng = np.random.default_rng(5)
+    spaces = _three_populations(rng)
+    n, gw = len(spaces), GWOptions(epsilon=0.01)
+    options = GWKMeansOptions(k=2, barycenter_size=12, max_iter=8, seed=0)
+    two = gw_kmeans(spaces, options, gw, keep_states=True)
+    assert len(two.states) == n and all(len(row) == 2 for row in two.states)
+    backend = EngineBackend(gw, "cpu", 1)
+    reports = []
+    three = gw_kmeans(
+        spaces,
+        replace(options, k=3),
+        backend=backend,
+        start=two,
+        progress=lambda stage, fraction, message="": reports.append(message),
+    )
+    assert three.states is None  # not asked to keep them
+    assert reports[0] == "seeded from k = 2 with k-means++"
+    truth = np.repeat([0, 1, 2], 8)
+    assert len(set(zip(three.labels, truth, strict=True))) == 3  # the three shapes, apart
+    # Seeding solved only the new centre: its one-sample barycenter and its n distances.
+    assert three.history[-1]["changed"] == 0  # converged: no assignment after the loop
+    seeding = 1 + n
+    assert backend.n_gw == seeding + (three.iterations - 1) * 3 * n
+    # Its first assignment read the k = 2 fit's distances for the two centres it kept.
+    assert three.history[0]["changed"] == n
+
+
+def test_a_start_without_states_or_with_as_many_centres_is_refused():
+    rng = np.random.default_rng(6)
+    spaces = _three_populations(rng)[::3]
+    options = GWKMeansOptions(k=2, barycenter_size=8, max_iter=2, seed=0)
+    two = gw_kmeans(spaces, options, GWOptions(epsilon=0.02))
+    with pytest.raises(ValueError, match="states"):
+        gw_kmeans(spaces, replace(options, k=3), start=two)
+    two.states = [[None, None]] * len(spaces)
+    with pytest.raises(ValueError, match="fewer than k"):
+        gw_kmeans(spaces, options, start=two)
 
 
 def test_stops_once_an_iteration_moves_at_most_tol_moved_of_the_samples():

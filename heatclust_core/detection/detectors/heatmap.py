@@ -100,7 +100,11 @@ class HeatmapClustering(Detector):
             spaces = _spaces(self.point_clouds_)
             self.progress("features", 1.0, f"{len(spaces)} point clouds")
         with self._timed("clustering"):
-            results = {k: self._gw_kmeans(spaces, k) for k in self.candidate_ks}
+            results, previous = {}, None
+            for k in self.candidate_ks:
+                previous = results[k] = self._gw_kmeans(spaces, k, previous)
+            for fitted in results.values():
+                fitted.states = None  # N x k plans: only the next k needed them
         fits = {
             k: (result.labels, centroid_silhouette(result.distances, result.labels))
             for k, result in results.items()
@@ -121,9 +125,10 @@ class HeatmapClustering(Detector):
         self.embedding_ = result.distances[:, :2]
         return self
 
-    def _gw_kmeans(self, spaces: list, k: int):
-        """GW k-means with k clusters. When several k are fitted, the clustering stage's
-        progress runs once over all of them and its messages name k."""
+    def _gw_kmeans(self, spaces: list, k: int, previous=None):
+        """GW k-means with k clusters, started from `previous` (the fit with k - 1) when
+        given. When several k are fitted, the clustering stage's progress runs once over all
+        of them and its messages name k."""
         progress = self.progress
         if (fits := len(self.candidate_ks)) > 1:
             done = self.candidate_ks.index(k)
@@ -133,7 +138,13 @@ class HeatmapClustering(Detector):
                 self.progress(stage, (done + fraction) / fits, text)
 
         return gw_kmeans(
-            spaces, replace(self.kmeans_options, k=k), self.gw_options, self.device, progress
+            spaces,
+            replace(self.kmeans_options, k=k),
+            self.gw_options,
+            self.device,
+            progress,
+            start=previous,
+            keep_states=k < self.candidate_ks[-1],
         )
 
     def _picture_spaces(self, spaces: list) -> list:

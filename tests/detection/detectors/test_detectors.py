@@ -181,10 +181,15 @@ def test_heatmap_clustering_keeps_the_gw_clustering_of_highest_silhouette():
     ).fit(images, np.zeros(16, dtype=np.int64))
     assert set(chosen.silhouettes_) == {2, 3}
     assert chosen.k_ == max(chosen.silhouettes_, key=chosen.silhouettes_.get)
-    fixed = HeatmapClustering(model, k=chosen.k_, **common).fit(images, np.zeros(16, np.int64))
-    assert np.array_equal(chosen.labels_, fixed.labels_)
-    assert chosen.silhouette_ == pytest.approx(fixed.silhouette_)
+    assert chosen.silhouette_ == pytest.approx(chosen.silhouettes_[chosen.k_])
     assert chosen.kmeans_.distances.shape == (16, chosen.k_)
+    assert np.array_equal(chosen.labels_, chosen.kmeans_.distances.argmin(axis=1))
+    assert chosen.kmeans_.states is None  # the plans the next k started from are let go
+    # The path's first fit is the fixed-k one; k = 3 starts from it.
+    two = HeatmapClustering(model, k=2, **common).fit(images, np.zeros(16, np.int64))
+    assert chosen.silhouettes_[2] == pytest.approx(two.silhouette_)
+    if chosen.k_ == 2:
+        assert np.array_equal(chosen.labels_, two.labels_)
     clustering = [(fraction, text) for stage, fraction, text in messages if stage == "clustering"]
     assert {text.split(":")[0] for _, text in clustering} == {"k = 2", "k = 3"}
     # One pass of the stage over both k: k = 2 fills its first half, k = 3 the second.
