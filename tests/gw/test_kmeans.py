@@ -24,12 +24,16 @@ def _blob(rng, centre, spread, n=30):
     return point_cloud(heatmap, 1.0).metric_measure()
 
 
-def _two_blobs(rng):
+def _spots(rng, centres, n=20):
     heatmap = np.zeros((32, 32))
-    points = np.concatenate([rng.normal((8, 8), 1.5, (20, 2)), rng.normal((24, 24), 1.5, (20, 2))])
+    points = np.concatenate([rng.normal(c, 1.5, (n, 2)) for c in centres])
     for r, c in np.clip(points.round().astype(int), 0, 31):
         heatmap[r, c] += rng.uniform(0.5, 1.0)
     return point_cloud(heatmap, 1.0).metric_measure()
+
+
+def _two_blobs(rng):
+    return _spots(rng, [(8, 8), (24, 24)])
 
 
 @pytest.mark.parametrize("warm_start", [pytest.param(True, marks=pytest.mark.slow), False])
@@ -113,14 +117,6 @@ def test_first_assignment_reuses_the_seeding_solves():
     later_assignments = (result.iterations - 1) * k * n
     barycenter_steps = (result.iterations - 1) * n * (barycenter_iter - 1)
     assert backend.n_gw == seeding + later_assignments + barycenter_steps
-
-
-def _spots(rng, centres, n=20):
-    heatmap = np.zeros((32, 32))
-    points = np.concatenate([rng.normal(c, 1.5, (n, 2)) for c in centres])
-    for r, c in np.clip(points.round().astype(int), 0, 31):
-        heatmap[r, c] += rng.uniform(0.5, 1.0)
-    return point_cloud(heatmap, 1.0).metric_measure()
 
 
 def _three_populations(rng):
